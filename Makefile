@@ -1,0 +1,27 @@
+# `make test` and `make demo` work on a fresh machine: both build .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: venv test demo bench clean
+
+$(BIN)/zflume: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+venv: $(BIN)/zflume
+
+test: venv
+	$(BIN)/pytest -q
+
+demo: venv
+	mkdir -p var/demo
+	$(BIN)/supervisord -n -c supervisord.conf
+
+bench: venv
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,84 @@
+"""An agent as supervisord programs: one per source, channel, sink and sink-router.
+
+Program names are `AGENT-COMPONENT` in a group `AGENT` (sink k1 of agent a is `a:a-k1`; the
+router of group g is `a:a-g`, of a standalone sink k `a:a-k-router`).
+"""
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass
+
+from services.config.model import AgentConfig
+from services.endpoints import endpoint
+
+PROGRAM_OPTIONS = """\
+autostart = true
+autorestart = true
+startsecs = 1
+startretries = 1000000
+stopwaitsecs = 30
+stopasgroup = true
+killasgroup = true
+stdout_logfile = /dev/stdout
+stdout_logfile_maxbytes = 0
+redirect_stderr = true
+"""
+
+
+@dataclass
+class Paths:
+    """Where things are, as the rendered file should spell them (absolute or `%(here)s/...`)."""
+
+    zflume: str  # the zflume executable
+    workdir: str  # `directory` of every program: where the agent was started
+    control: str  # directory of supervisord's socket, log and pid
+
+
+def components(agent: AgentConfig) -> list[tuple[str, str]]:
+    """(kind, name) of every process of the agent, channels first."""
+    return ([("channel", n) for n in agent.channels] + [("sink", n) for n in agent.sinks]
+            + [("router", g.router_name) for g in agent.groups]
+            + [("source", n) for n in agent.sources])
+
+
+def check_endpoints(agent: AgentConfig, run_dir: str) -> None:
+    """Raise EndpointError now if any ipc path of the agent would be too long for the OS."""
+    for _, name in components(agent):
+        for role in ("ctl", "chan", "deliver", "results"):
+            endpoint(run_dir, name, role)
+
+
+def supervisord_header(paths: Paths) -> str:
+    """supervisord itself: in the foreground, controlled over a private unix socket only."""
+    sock = os.path.join(paths.control, "supervisor.sock")
+    return (f"[unix_http_server]\nfile = {sock}\nchmod = 0700\n\n"
+            f"[supervisord]\nnodaemon = true\nlogfile = {paths.control}/supervisord.log\n"
+            f"pidfile = {paths.control}/supervisord.pid\nchildlogdir = {paths.control}\n\n"
+            "[rpcinterface:supervisor]\n"
+            "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n"
+            f"[supervisorctl]\nserverurl = unix://{sock}\n")
+
+
+def agent_programs(agent: AgentConfig, conf_file: str, run_dir: str, paths: Paths) -> str:
+    """The [program:...] sections and the [group:...] of one agent."""
+    sections, names = [], []
+    for kind, name in components(agent):
+        program = f"{agent.name}-{name}"
+        names.append(program)
+        command = " ".join([paths.zflume, "component", "-f", _quote(conf_file), "-n", agent.name,
+                            "--kind", kind, "--component", name, "--run-dir", _quote(run_dir)])
+        sections.append(f"[program:{program}]\ncommand = {command}\n"
+                        f"directory = {paths.workdir}\n{PROGRAM_OPTIONS}")
+    sections.append(f"[group:{agent.name}]\nprograms = {','.join(names)}\n")
+    return "\n".join(sections)
+
+
+def render_agent(agent: AgentConfig, conf_file: str, run_dir: str, paths: Paths) -> str:
+    """The whole supervisord config of one agent run by `zflume agent`."""
+    return supervisord_header(paths) + "\n" + agent_programs(agent, conf_file, run_dir, paths)
+
+
+def _quote(path: str) -> str:
+    # `%(here)s` must reach supervisord unquoted; everything else is shell-quoted.
+    return path if path.startswith("%(here)s") else shlex.quote(path)

@@ -1,0 +1,37 @@
+"""The exception tree for everything that arrives on a socket.
+
+    ProtocolError            a peer sent something we cannot accept; the message is refused
+    ├── MalformedMessage     not the shape its op requires (or not msgpack at all)
+    ├── VersionMismatch      a version field we do not speak
+    └── UnknownOp            an op name we do not know
+
+Every rejection carries a `reason` from the fixed set in `REASONS`, which is what an ERROR reply
+sends back, so peers and counters never see free-form text where a code is expected.
+"""
+from __future__ import annotations
+
+REASONS = ("MALFORMED", "BAD_VERSION", "UNKNOWN_OP", "UNEXPECTED")
+
+
+class ProtocolError(Exception):
+    """Base of every refusal of peer input."""
+
+    reason = "MALFORMED"
+
+
+class MalformedMessage(ProtocolError):
+    """Frames that do not decode to the shape their op requires."""
+
+    reason = "MALFORMED"
+
+
+class VersionMismatch(ProtocolError):
+    """A message from a peer speaking another version of the internal protocol."""
+
+    reason = "BAD_VERSION"
+
+
+class UnknownOp(ProtocolError):
+    """An op name this version does not define."""
+
+    reason = "UNKNOWN_OP"

@@ -1,0 +1,1 @@
+"""Channel processes: the transactional buffers between sources and sink-routers."""

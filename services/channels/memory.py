@@ -1,0 +1,190 @@
+"""The memory channel process: a ROUTER serving PUT / TAKE / RENEW / COMMIT / ROLLBACK.
+
+A PUT that does not fit waits up to `keep-alive` seconds for room before it is answered FULL,
+and a TAKE on an empty channel waits up to its `wait_ms`, so neither side busy-polls. Waiting
+requests are answered in arrival order. As in Flume, the contents die with the process.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import zmq
+
+from proto import messages
+from proto.errors import ProtocolError
+from services.channels.store import MemoryStore
+from services.config.model import AgentConfig
+from services.process import Process
+
+TAKERS_GONE_S = 2.0  # on stop: nobody has taken for this long, so nobody will
+
+
+@dataclass
+class Waiting:
+    envelope: list[Any]
+    msg: messages.Message
+    deadline: float
+
+
+class MemoryChannel(Process):
+    TYPE = "CHANNEL"
+
+    def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
+        super().__init__(agent, name, run_dir)
+        params = agent.channels[name].params
+        self.keep_alive_s = float(params["keep-alive"])
+        byte_limit = int(params["byteCapacity"] * (100 - params["byteCapacityBufferPercentage"])
+                         / 100)
+        self.store = MemoryStore(self.inc, params["capacity"], byte_limit,
+                                 float(params["lease-timeout"]), time.monotonic)
+        self.counters["ChannelCapacity"] = params["capacity"]
+        self.puts: deque[Waiting] = deque()
+        self.takes: deque[Waiting] = deque()
+        self.last_take = time.monotonic()
+        self.sock = self.socket(zmq.ROUTER, bind=self.endpoint(name, "chan"))
+        self.on(self.sock, self._on_request)
+        self.every(0.05, self._expire_waiting)
+        self.every(0.5, self._expire_leases)
+
+    def _on_request(self, sock: zmq.Socket) -> None:
+        for _ in range(64):
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            self._handle(frames)
+
+    def _handle(self, frames: list[Any]) -> None:
+        try:
+            envelope, body = messages.split_envelope(frames)
+        except ProtocolError as exc:
+            self.refused(exc, "chan")
+            return
+        try:
+            msg = messages.unpack(body)
+            handler = self.HANDLERS[msg.op]
+        except ProtocolError as exc:
+            self.refused(exc, "chan")
+            self._send(envelope, messages.error_reply(self.inc, exc, messages.request_id(body)))
+            return
+        except KeyError:
+            exc = ProtocolError(f"{msg.op} is not a channel request")
+            self.refused(exc, "chan")
+            self._send(envelope, messages.error_reply(self.inc, exc, msg.fields.get("rid", -1)))
+            return
+        handler(self, envelope, msg)
+
+    def _send(self, envelope: list[Any], frames: list[Any]) -> None:
+        try:
+            self.sock.send_multipart([*envelope, *frames], copy=False)
+        except zmq.ZMQError as exc:  # peer vanished (EHOSTUNREACH never raised without MANDATORY)
+            self.log.debug("reply dropped: %s", exc)
+
+    # -- PUT ----------------------------------------------------------------------------------
+    def _put(self, envelope: list[Any], msg: messages.Message) -> None:
+        self.counters["EventPutAttemptCount"] += msg["n"]
+        for waiting in self.puts:
+            if waiting.msg["src"] == msg["src"] and waiting.msg["seq"] == msg["seq"]:
+                waiting.envelope = envelope  # a retry over a fresh socket: answer it there
+                return
+        self.puts.append(Waiting(envelope, msg, time.monotonic() + self.keep_alive_s))
+        self._admit_puts()
+
+    def _admit_puts(self) -> None:
+        """Store waiting PUTs in arrival order while they fit."""
+        while self.puts:
+            waiting = self.puts[0]
+            msg = waiting.msg
+            blob = msg.blobs[0]
+            blob = blob.bytes if hasattr(blob, "bytes") else blob
+            was_new = not self.store.seen(msg["src"], msg["seq"])
+            if self.store.put(msg["src"], msg["seq"], blob, msg["n"], msg["nbytes"]):
+                return
+            self.puts.popleft()
+            if was_new:
+                self.counters["EventPutSuccessCount"] += msg["n"]
+            self._send(waiting.envelope, messages.pack("PUT_OK", self.inc, rid=msg["rid"],
+                                                       seq=msg["seq"]))
+        self._serve_takes()
+
+    # -- TAKE and transactions ----------------------------------------------------------------
+    def _take(self, envelope: list[Any], msg: messages.Message) -> None:
+        self.last_take = time.monotonic()
+        wait_s = min(max(msg["wait_ms"], 0) / 1000.0, 30.0)
+        self.takes.append(Waiting(envelope, msg, time.monotonic() + wait_s))
+        self._serve_takes()
+
+    def _serve_takes(self) -> None:
+        while self.takes and self.store.queued:
+            waiting = self.takes.popleft()
+            msg = waiting.msg
+            lease = self.store.take(msg["who"], msg.inc, max(1, msg["max"]))
+            if lease is None:
+                self.takes.appendleft(waiting)
+                return
+            self.counters["EventTakeAttemptCount"] += lease.n
+            self._send(waiting.envelope, messages.pack(
+                "BATCH", self.inc, [c.blob for c in lease.chunks], rid=msg["rid"],
+                txn=lease.txn, n=lease.n))
+
+    def _txn_op(self, envelope: list[Any], msg: messages.Message) -> None:
+        txn = msg.txn
+        if msg.op == "COMMIT":
+            lease = self.store.leases.get(txn)
+            known = self.store.commit(txn)
+            if lease is not None:
+                self.counters["EventTakeSuccessCount"] += lease.n
+                self._admit_puts()
+        elif msg.op == "ROLLBACK":
+            known = self.store.rollback(txn)
+            self._serve_takes()
+        else:
+            known = self.store.renew(txn)
+        self._send(envelope, messages.pack("OK" if known else "UNKNOWN_TXN", self.inc,
+                                           rid=msg["rid"], txn=txn))
+
+    HANDLERS = {"PUT": _put, "TAKE": _take, "COMMIT": _txn_op, "ROLLBACK": _txn_op,
+                "RENEW": _txn_op}
+
+    # -- timers -------------------------------------------------------------------------------
+    def _expire_waiting(self) -> None:
+        now = time.monotonic()
+        while self.puts and self.puts[0].deadline <= now:
+            waiting = self.puts.popleft()
+            reason = self.store.fits(waiting.msg["n"], waiting.msg["nbytes"]) or "channel full"
+            self._send(waiting.envelope, messages.pack(
+                "FULL", self.inc, rid=waiting.msg["rid"], seq=waiting.msg["seq"], reason=reason))
+        while self.takes and self.takes[0].deadline <= now:
+            waiting = self.takes.popleft()
+            self._send(waiting.envelope, messages.pack("EMPTY", self.inc,
+                                                       rid=waiting.msg["rid"]))
+
+    def _expire_leases(self) -> None:
+        returned = self.store.expire()
+        if returned:
+            self.log.warning("%d leased events came back after their lease expired", returned)
+            self._serve_takes()
+
+    def stats(self) -> dict[str, Any]:
+        held = self.store.held
+        self.counters["ChannelSize"] = held
+        capacity = self.store.capacity
+        self.counters["ChannelFillPercentage"] = held * 100.0 / capacity if capacity else 0.0
+        return super().stats()
+
+    # -- stop ---------------------------------------------------------------------------------
+    def drained(self) -> bool:
+        """Serve until empty, or until no taker has asked for TAKERS_GONE_S."""
+        if self.store.held == 0:
+            return True
+        if time.monotonic() - self.last_take > TAKERS_GONE_S and not self.store.leases:
+            return True
+        return False
+
+    def close(self) -> None:
+        if self.store.held:
+            self.log.error("stopping with %d events undelivered: a memory channel's contents "
+                           "die with it", self.store.held)

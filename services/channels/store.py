@@ -1,0 +1,175 @@
+"""The memory channel's transactional queue, with no I/O, so its rules are tested directly.
+
+Events are stored as the opaque blobs sources put (proto.batch); a blob is split only when a
+taker asks for fewer events than it holds. Rules (FLUME.md 3.2, DESIGN.md 2):
+- a PUT is all or nothing and is stored once even if retried ((source incarnation, seq) dedupe);
+- capacity counts queued and leased events, so a leased batch can always come back;
+- a TAKE leases a batch under a transaction id (channel incarnation, counter) until COMMIT;
+  ROLLBACK, lease expiry, or the first TAKE of a new incarnation of the same router put it back
+  at the head of the queue in order;
+- COMMIT or ROLLBACK of an unknown transaction changes nothing; a repeated COMMIT is OK.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+from proto import batch
+
+Txn = tuple[bytes, int]
+RECENT_PUTS = 1024  # remembered (source, seq) pairs: far more than any source keeps in flight
+RECENT_COMMITS = 4096
+
+
+@dataclass
+class Chunk:
+    """One stored blob and what it holds."""
+
+    blob: bytes
+    n: int
+    nbytes: int
+
+
+@dataclass
+class Lease:
+    txn: Txn
+    owner: str
+    owner_inc: bytes
+    chunks: list[Chunk]
+    expires: float
+    n: int = field(init=False)
+    nbytes: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.n = sum(c.n for c in self.chunks)
+        self.nbytes = sum(c.nbytes for c in self.chunks)
+
+
+class MemoryStore:
+    """Queue + leases + put dedupe of one memory channel."""
+
+    def __init__(self, inc: bytes, capacity: int, byte_limit: int, lease_s: float,
+                 clock: Callable[[], float]) -> None:
+        self.inc = inc
+        self.capacity = capacity
+        self.byte_limit = byte_limit  # 0 = unbounded
+        self.lease_s = lease_s
+        self.clock = clock
+        self.queue: deque[Chunk] = deque()
+        self.leases: dict[Txn, Lease] = {}
+        self.queued = 0
+        self.held_bytes = 0
+        self._counter = 0
+        self._owners: dict[str, bytes] = {}
+        self._recent_puts: OrderedDict[tuple[bytes, int], None] = OrderedDict()
+        self._committed: OrderedDict[Txn, None] = OrderedDict()
+
+    @property
+    def held(self) -> int:
+        """Events in the channel, queued or leased: what a kill of this process loses."""
+        return self.queued + sum(lease.n for lease in self.leases.values())
+
+    def seen(self, src: bytes, seq: int) -> bool:
+        return (src, seq) in self._recent_puts
+
+    def fits(self, n: int, nbytes: int) -> str:
+        """'' if a batch fits, else why not (FULL's reason)."""
+        if self.held + n > self.capacity:
+            return f"channel full: {self.held} of {self.capacity} events held"
+        if self.byte_limit and self.held_bytes + nbytes > self.byte_limit:
+            return f"channel full: {self.held_bytes} of {self.byte_limit} body bytes held"
+        return ""
+
+    def put(self, src: bytes, seq: int, blob: bytes, n: int, nbytes: int) -> str:
+        """Store a batch; '' when stored (or already stored), else the FULL reason."""
+        if self.seen(src, seq):
+            return ""
+        reason = self.fits(n, nbytes)
+        if reason:
+            return reason
+        self.queue.append(Chunk(blob, n, nbytes))
+        self.queued += n
+        self.held_bytes += nbytes
+        self._remember(self._recent_puts, (src, seq), RECENT_PUTS)
+        return ""
+
+    def take(self, owner: str, owner_inc: bytes, max_n: int) -> Lease | None:
+        """Lease up to `max_n` events from the head, or None when empty."""
+        if self._owners.get(owner) != owner_inc:
+            self._release_owner(owner)
+            self._owners[owner] = owner_inc
+        chunks: list[Chunk] = []
+        room = max_n
+        while self.queue and room > 0:
+            head = self.queue[0]
+            if head.n > room:
+                if chunks:
+                    break
+                self._split_head(room)
+                continue
+            chunks.append(self.queue.popleft())
+            room -= head.n
+        if not chunks:
+            return None
+        self._counter += 1
+        lease = Lease((self.inc, self._counter), owner, owner_inc, chunks,
+                      self.clock() + self.lease_s)
+        self.queued -= lease.n
+        self.leases[lease.txn] = lease
+        return lease
+
+    def commit(self, txn: Txn) -> bool:
+        """Drop a leased batch for good; False if the transaction is unknown."""
+        lease = self.leases.pop(txn, None)
+        if lease is None:
+            return txn in self._committed
+        self.held_bytes -= lease.nbytes
+        self._remember(self._committed, txn, RECENT_COMMITS)
+        return True
+
+    def rollback(self, txn: Txn) -> bool:
+        """Put a leased batch back at the head, in order; False if unknown."""
+        lease = self.leases.pop(txn, None)
+        if lease is None:
+            return False
+        self.queue.extendleft(reversed(lease.chunks))
+        self.queued += lease.n
+        return True
+
+    def renew(self, txn: Txn) -> bool:
+        lease = self.leases.get(txn)
+        if lease is None:
+            return False
+        lease.expires = self.clock() + self.lease_s
+        return True
+
+    def expire(self) -> int:
+        """Roll back every lease past its expiry; returns how many events came back."""
+        now = self.clock()
+        return self._rollback_all([t for t, lease in self.leases.items() if lease.expires <= now])
+
+    def _release_owner(self, owner: str) -> None:
+        """A restarted router's predecessor will never commit: its leases come back now."""
+        self._rollback_all([t for t, lease in self.leases.items() if lease.owner == owner])
+
+    def _rollback_all(self, txns: list[Txn]) -> int:
+        # Newest first, so that the oldest batch ends up at the very head.
+        count = 0
+        for txn in sorted(txns, key=lambda t: t[1], reverse=True):
+            count += self.leases[txn].n
+            self.rollback(txn)
+        return count
+
+    def _split_head(self, count: int) -> None:
+        head = self.queue.popleft()
+        first, rest = batch.split(head.blob, count)
+        share = head.nbytes * count // head.n
+        self.queue.appendleft(Chunk(rest, head.n - count, head.nbytes - share))
+        self.queue.appendleft(Chunk(first, count, share))
+
+    @staticmethod
+    def _remember(seen: OrderedDict, key: object, limit: int) -> None:
+        seen[key] = None
+        if len(seen) > limit:
+            seen.popitem(last=False)

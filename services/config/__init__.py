@@ -1,0 +1,1 @@
+"""Flume properties files: parsing, validation and the typed agent model."""

@@ -1,0 +1,202 @@
+"""The one main loop every component process runs.
+
+A component registers socket handlers and timers; the loop polls with a deadline no longer than
+the next timer, dispatches, and watches itself: a loop that has not turned for
+`WATCHDOG_S` logs an error and exits non-zero so supervisord restarts it. SIGTERM does not kill
+the loop: it asks the component to finish (`begin_stop`) and the loop ends once the component
+says it is `drained()` or `STOP_BUDGET_S` (under supervisord's stopwaitsecs 30) runs out.
+
+Every process binds a REP `ctl` socket answering PING (liveness and busy state, used by routers
+to heartbeat sinks) and STATS (Flume-named counters, used by `zflume status`).
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import signal
+import threading
+import time
+from typing import Any, Callable
+
+import zmq
+
+from proto import messages
+from proto.errors import ProtocolError
+from services.config.model import AgentConfig
+from services.counters import Counters
+from services.endpoints import endpoint
+
+WATCHDOG_S = 10.0
+STOP_BUDGET_S = 25.0
+MAX_POLL_S = 0.1
+MAX_DRAIN = 64  # messages read from one socket per wake, so no socket starves the others
+
+Handler = Callable[[Any], None]
+
+
+class Process:
+    """Base of sources, channels, sinks and routers: sockets, timers, ctl, stop and watchdog."""
+
+    TYPE = "SOURCE"  # Flume's counter group type
+
+    def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
+        self.agent = agent
+        self.name = name
+        self.run_dir = run_dir
+        self.program = f"{agent.name}-{name}"
+        self.log = logging.getLogger(f"zflume.{agent.name}.{self.TYPE.lower()}.{name}")
+        self.inc = messages.new_incarnation()
+        self.ctx = zmq.Context()
+        self.counters = Counters(self.TYPE)
+        self.stopping = False
+        self._stop_requested = False
+        self._stop_deadline = 0.0
+        self._handlers: dict[Any, Handler] = {}
+        self._poller = zmq.Poller()
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._timer_ids = itertools.count()
+        self._last_turn = time.monotonic()
+        ctl = self.socket(zmq.REP, bind=self.endpoint(name, "ctl"))
+        self.on(ctl, self._on_ctl)
+
+    # -- wiring ---------------------------------------------------------------------------
+    def endpoint(self, component: str, role: str) -> str:
+        return endpoint(self.run_dir, component, role)
+
+    def socket(self, kind: int, bind: str | None = None, connect: str | None = None) -> zmq.Socket:
+        """A socket that never blocks the process at exit (LINGER 0)."""
+        sock = self.ctx.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        if bind:
+            sock.bind(bind)
+        if connect:
+            sock.connect(connect)
+        return sock
+
+    def on(self, sock: Any, handler: Handler) -> None:
+        """Call `handler(sock)` whenever `sock` (a zmq socket or a file descriptor) is readable."""
+        self._handlers[sock] = handler
+        self._poller.register(sock, zmq.POLLIN)
+
+    def off(self, sock: Any) -> None:
+        if self._handlers.pop(sock, None) is not None:
+            self._poller.unregister(sock)
+
+    def after(self, delay_s: float, fn: Callable[[], None]) -> None:
+        heapq.heappush(self._timers, (time.monotonic() + delay_s, next(self._timer_ids), fn))
+
+    def every(self, interval_s: float, fn: Callable[[], None]) -> None:
+        """Run `fn` every `interval_s` seconds from now on."""
+        def tick() -> None:
+            self.after(interval_s, tick)
+            fn()
+        self.after(interval_s, tick)
+
+    # -- hooks for components ---------------------------------------------------------------
+    def begin_stop(self) -> None:
+        """SIGTERM arrived: stop taking new work; the loop runs on until drained()."""
+
+    def drained(self) -> bool:
+        """True once nothing held would be lost by exiting now."""
+        return True
+
+    def health(self) -> dict[str, Any]:
+        """PONG fields: state IDLE/BUSY, elapsed_ms of the busy work, and target health."""
+        return {"state": "IDLE", "elapsed_ms": 0, "healthy": True, "why": ""}
+
+    def stats(self) -> dict[str, Any]:
+        return self.counters.report()
+
+    def close(self) -> None:
+        """Release what the component holds before the context is destroyed."""
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._request_stop)
+        signal.signal(signal.SIGINT, self._request_stop)
+        threading.Thread(target=self._watchdog, name="watchdog", daemon=True).start()
+        self.log.info("started (incarnation %s)", self.inc.hex())
+        try:
+            while not self._finished():
+                self._turn()
+        finally:
+            self.close()
+            self.ctx.destroy(linger=0)
+        self.log.info("stopped")
+        return 0
+
+    def _finished(self) -> bool:
+        now = time.monotonic()
+        if self._stop_requested and not self.stopping:
+            self.stopping = True
+            self._stop_deadline = now + STOP_BUDGET_S
+            self.log.info("stop requested; finishing within %.0f s", STOP_BUDGET_S)
+            self.begin_stop()
+        if not self.stopping:
+            return False
+        if now >= self._stop_deadline:
+            self.log.warning("stop deadline reached before drained")
+            return True
+        return self.drained()
+
+    def stop_time_left(self) -> float:
+        return max(0.0, self._stop_deadline - time.monotonic()) if self.stopping else STOP_BUDGET_S
+
+    def _turn(self) -> None:
+        self._last_turn = time.monotonic()
+        wait = MAX_POLL_S
+        if self._timers:
+            wait = min(wait, max(0.0, self._timers[0][0] - self._last_turn))
+        for sock, _ in self._poller.poll(int(wait * 1000)):
+            handler = self._handlers.get(sock)
+            if handler is not None:
+                handler(sock)
+        now = time.monotonic()
+        while self._timers and self._timers[0][0] <= now:
+            _, _, fn = heapq.heappop(self._timers)
+            fn()
+
+    def _request_stop(self, signum: int, frame: object) -> None:
+        self._stop_requested = True
+
+    def _watchdog(self) -> None:
+        while True:
+            time.sleep(1.0)
+            stalled = time.monotonic() - self._last_turn
+            if stalled > WATCHDOG_S:
+                self.log.error("main loop stalled for %.1f s; exiting for a restart", stalled)
+                logging.shutdown()
+                os._exit(70)
+
+    # -- ctl socket -------------------------------------------------------------------------
+    def _on_ctl(self, sock: zmq.Socket) -> None:
+        frames = sock.recv_multipart()
+        try:
+            msg = messages.unpack(frames)
+        except ProtocolError as exc:
+            self.refused(exc, "ctl")
+            sock.send_multipart(messages.error_reply(self.inc, exc, messages.request_id(frames)))
+            return
+        if msg.op == "PING":
+            sock.send_multipart(messages.pack("PONG", self.inc, rid=msg["rid"], **self.health()))
+        elif msg.op == "STATS":
+            sock.send_multipart(messages.pack(
+                "STATS_REPLY", self.inc, rid=msg["rid"], type=self.TYPE, name=self.name,
+                counters=self.stats()))
+        else:
+            exc = ProtocolError(f"{msg.op} is not a ctl request")
+            self.refused(exc, "ctl")
+            sock.send_multipart(messages.error_reply(self.inc, exc, msg.fields.get("rid", -1)))
+
+    def refused(self, exc: ProtocolError, where: str) -> None:
+        """Count and log one refused message; the socket and the process carry on."""
+        self.counters["MalformedMessageCount"] += 1
+        self.log.warning("refused a message on %s: %s", where, exc)
+
+
+def setup_logging() -> None:
+    """Every process logs to stderr; supervisord shows or files it."""
+    logging.basicConfig(level=os.environ.get("ZFLUME_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,64 @@
+"""The router's view of one sink: its delivery socket, its heartbeat and its batches in flight."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import zmq
+
+from proto.messages import Txn
+
+
+@dataclass
+class Flight:
+    """One taken batch, from TAKE until COMMIT or ROLLBACK.
+
+    `attempt` grows with every re-route so that a late RESULT from a sink the batch was taken
+    away from is recognised as stale; `tried` keeps a batch from bouncing between failing sinks.
+    """
+
+    txn: Txn
+    blobs: list[Any]
+    n: int
+    sink: str = ""
+    attempt: int = 0
+    sent_at: float = 0.0
+    tried: set[str] = field(default_factory=set)
+
+
+@dataclass
+class SinkLink:
+    """Delivery PUSH socket and liveness state of one sink."""
+
+    name: str
+    push: zmq.Socket
+    window: int
+    batch_size: int
+    timeout_s: float
+    alive: bool = True
+    misses: int = 0
+    incarnation: bytes = b""
+    flights: dict[Txn, Flight] = field(default_factory=dict)
+
+    def has_room(self) -> bool:
+        return len(self.flights) < self.window
+
+    def overdue(self, now: float) -> list[Flight]:
+        """Batches the sink has held longer than it could legitimately need."""
+        return [f for f in self.flights.values() if now - f.sent_at > self.timeout_s]
+
+
+def delivery_timeout_s(sink_type: str, params: dict[str, Any]) -> float:
+    """How long a sink may hold a batch before the router gives up on it.
+
+    An avro sink may spend connect-timeout then request-timeout on one batch; it answers FAILED
+    itself after that, so the router's limit only catches a sink that hangs outright.
+    """
+    if sink_type == "avro":
+        return (params["connect-timeout"] + params["request-timeout"]) / 1000.0 + 5.0
+    return 30.0
+
+
+def now() -> float:
+    return time.monotonic()

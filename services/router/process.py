@@ -1,0 +1,265 @@
+"""The sink-router process: takes batches from the channel and delivers each through one sink.
+
+It owns the sink group's policy (services.router.policy), a window of batches in flight per
+sink, and heartbeats to every sink. A batch leaves the channel (COMMIT) only after a sink
+answered DELIVERED; a failed batch is offered at once to the next candidate sink; when none is
+left it goes back to the channel (ROLLBACK) and the router backs off as Flume's SinkRunner does.
+"""
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import zmq
+
+from proto import messages
+from proto.errors import ProtocolError
+from services.config.model import AgentConfig
+from services.config.schema import batch_size
+from services.pirate import Client, Pending, Pinger
+from services.process import Process
+from services.router.links import Flight, SinkLink, delivery_timeout_s, now
+from services.router.policy import make_policy
+
+BACKOFF_STEP_S = 1.0  # Flume SinkRunner: 1 s more per consecutive empty-handed round, to 5 s
+BACKOFF_MAX_S = 5.0
+MAX_TAKES_IN_FLIGHT = 2
+
+
+class SinkRouter(Process):
+    TYPE = "SINK_GROUP"
+
+    def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
+        super().__init__(agent, name, run_dir)
+        self.group = agent.component("router", name)
+        channel = agent.sinks[self.group.sinks[0]].channel
+        chan_params = agent.channels[channel].params
+        self.wait_ms = int(float(chan_params["keep-alive"]) * 1000)
+        self.chan = Client(self, self.endpoint(channel, "chan"), self._on_channel,
+                           f"channel {channel}")
+        self.policy = make_policy(self.group.processor, list(self.group.sinks), self.group.params,
+                                  self.group.priorities, now, random.Random())
+        self.links = {sink: self._link(sink) for sink in self.group.sinks}
+        self.take_max = min(link.batch_size for link in self.links.values())
+        self.waiting: list[Flight] = []  # taken, but the chosen sink's window is full
+        self.takes = 0
+        self.channel_empty = False
+        self.backoff_rounds = 0
+        self.paused_until = 0.0
+        results = self.socket(zmq.PULL, bind=self.endpoint(name, "results"))
+        self.on(results, self._on_results)
+        self._start_heartbeats()
+        self.every(float(chan_params["lease-timeout"]) / 3, self._renew)
+        self.every(0.1, self._tick)
+
+    def _link(self, sink: str) -> SinkLink:
+        conf = self.agent.sinks[sink]
+        window = int(self.group.params.get("window", 4))
+        push = self.socket(zmq.PUSH)
+        push.setsockopt(zmq.IMMEDIATE, 1)  # nothing queues for a sink that is not there
+        push.setsockopt(zmq.SNDHWM, window + 1)
+        push.connect(self.endpoint(sink, "deliver"))
+        return SinkLink(sink, push, window, batch_size(conf),
+                        delivery_timeout_s(conf.type, conf.params))
+
+    def _start_heartbeats(self) -> None:
+        interval_ms = int(self.group.params.get("heartbeat.interval", 500))
+        if interval_ms <= 0:
+            return  # heartbeats off: Flume's behaviour, failures seen only through deliveries
+        self.liveness = int(self.group.params.get("heartbeat.liveness", 3))
+        for sink in self.links:
+            Pinger(self, self.endpoint(sink, "ctl"), interval_ms / 1000.0,
+                   lambda msg, s=sink: self._on_pong(s, msg), lambda s=sink: self._on_miss(s))
+
+    # -- taking ---------------------------------------------------------------------------------
+    def _pump(self) -> None:
+        """Ask the channel for as many batches as the sinks have room for."""
+        if now() < self.paused_until:
+            return
+        room = sum(max(0, link.window - len(link.flights)) for link in self.links.values()
+                   if link.alive) - len(self.waiting)
+        while self.takes < min(room, MAX_TAKES_IN_FLIGHT):
+            self.takes += 1
+            self.chan.request("TAKE", self.wait_ms / 1000.0 + 2.0, context="TAKE",
+                              max=self.take_max, wait_ms=self.wait_ms, who=self.program)
+
+    def _on_channel(self, msg: messages.Message, pending: Pending) -> None:
+        if pending.context == "TAKE":
+            self.takes -= 1
+        if msg.op == "BATCH":
+            self.channel_empty = False
+            self.counters["BatchTakenCount"] += 1
+            self._route(Flight(msg.txn, msg.blobs, msg["n"]))
+        elif msg.op == "EMPTY":
+            self.channel_empty = True
+        elif msg.op == "UNKNOWN_TXN":
+            self.log.warning("channel no longer knew transaction %s (lease expired?): its "
+                             "events will be delivered again", msg.txn[1])
+        elif msg.op == "ERROR":
+            self.log.error("channel refused a request: %s %s", msg["reason"], msg["detail"])
+        self._pump()
+
+    # -- routing --------------------------------------------------------------------------------
+    def _route(self, flight: Flight) -> None:
+        """Send a batch to the best candidate sink that has not failed it yet."""
+        full = False
+        for sink in self.policy.candidates():
+            link = self.links[sink]
+            if sink in flight.tried or not link.alive:
+                continue
+            if not link.has_room():
+                full = True
+                if self.group.processor == "load_balance":
+                    continue  # any live sink will do
+                break  # failover: wait for the preferred sink rather than spill to a lower one
+            if self._send(link, flight):
+                return
+            # Not connected: the sink process is gone. Count it and try the next candidate.
+            self.policy.failed(sink, True)
+            flight.tried.add(sink)
+            self.counters["RerouteCount"] += 1
+        if full:
+            self.waiting.append(flight)
+        else:
+            self._give_back(flight)
+
+    def _send(self, link: SinkLink, flight: Flight) -> bool:
+        flight.attempt += 1
+        flight.sink = link.name
+        flight.sent_at = now()
+        frames = messages.pack("DELIVER", self.inc, flight.blobs, txn=flight.txn,
+                               attempt=flight.attempt, router=self.inc, n=flight.n)
+        try:
+            link.push.send_multipart(frames, zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            return False
+        link.flights[flight.txn] = flight
+        return True
+
+    def _give_back(self, flight: Flight) -> None:
+        """No sink can take this batch now: roll it back and back off."""
+        self.counters["RollbackCount"] += 1
+        self.chan.request("ROLLBACK", 5.0, txn=flight.txn)
+        self.backoff_rounds += 1
+        pause = min(self.backoff_rounds * BACKOFF_STEP_S, BACKOFF_MAX_S)
+        self.paused_until = now() + pause
+        self.log.warning("no sink could take a batch of %d events; rolled back, retrying in "
+                         "%.0f s", flight.n, pause)
+
+    def _failed(self, sink: str, flight: Flight, liveness: bool, reason: str) -> None:
+        self.policy.failed(sink, liveness)
+        self.counters["BatchFailedCount"] += 1
+        flight.tried.add(sink)
+        self.log.warning("sink %s failed a batch (%s); re-routing", sink, reason)
+        self.counters["RerouteCount"] += 1
+        self._route(flight)
+
+    def _on_results(self, sock: zmq.Socket) -> None:
+        for _ in range(64):
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            try:
+                self._result(messages.unpack(frames))
+            except ProtocolError as exc:
+                self.refused(exc, "results")
+        self._pump()
+
+    def _result(self, msg: messages.Message) -> None:
+        if msg.op != "RESULT" or msg["router"] != self.inc:
+            return
+        flight = next((link.flights.get(msg.txn) for link in self.links.values()
+                       if msg.txn in link.flights), None)
+        if flight is None or flight.attempt != msg["attempt"]:
+            return  # a result for a batch we already re-routed or finished
+        link = self.links[flight.sink]
+        del link.flights[flight.txn]
+        if msg["status"] == "DELIVERED":
+            self.policy.delivered(link.name)
+            self.backoff_rounds = 0
+            self.counters["BatchDeliveredCount"] += 1
+            self.counters["EventDeliveredCount"] += flight.n
+            self.chan.request("COMMIT", 5.0, txn=flight.txn)
+        else:
+            self._failed(link.name, flight, msg["liveness"], msg["reason"])
+        self._release_waiting()
+
+    def _release_waiting(self) -> None:
+        held, self.waiting = self.waiting, []
+        for flight in held:
+            self._route(flight)
+
+    # -- heartbeats -----------------------------------------------------------------------------
+    def _on_pong(self, sink: str, msg: messages.Message) -> None:
+        link = self.links[sink]
+        link.misses = 0
+        if link.incarnation and link.incarnation != msg.inc:
+            self.log.warning("sink %s restarted; re-routing its %d batch(es)", sink,
+                             len(link.flights))
+            self._abandon(link, "sink restarted")
+        link.incarnation = msg.inc
+        if msg["healthy"]:
+            if not link.alive:
+                self.log.info("sink %s is back", sink)
+            link.alive = True
+            self.policy.heartbeat_ok(sink)
+            self._release_waiting()
+            self.paused_until = 0.0
+            self._pump()
+        else:
+            self._lost(link, f"target unhealthy: {msg['why']}")
+
+    def _on_miss(self, sink: str) -> None:
+        link = self.links[sink]
+        link.misses += 1
+        self.counters["HeartbeatMissCount"] += 1
+        if link.misses >= self.liveness:
+            self._lost(link, f"{link.misses} heartbeats missed")
+
+    def _lost(self, link: SinkLink, why: str) -> None:
+        if link.alive:
+            self.log.warning("sink %s out of rotation: %s", link.name, why)
+        link.alive = False
+        self.policy.heartbeat_lost(link.name)
+        self._abandon(link, why)
+
+    def _abandon(self, link: SinkLink, why: str) -> None:
+        """Take every batch away from a sink that cannot finish it and route it elsewhere."""
+        flights, link.flights = list(link.flights.values()), {}
+        for flight in flights:
+            self._failed(link.name, flight, liveness=True, reason=why)
+        self._release_waiting()
+
+    # -- timers ---------------------------------------------------------------------------------
+    def _tick(self) -> None:
+        t = now()
+        for link in self.links.values():
+            for flight in link.overdue(t):
+                del link.flights[flight.txn]
+                self._failed(link.name, flight, liveness=True, reason="no result in time")
+        self._pump()
+
+    def _renew(self) -> None:
+        for flight in self._all_flights():
+            self.chan.request("RENEW", 5.0, txn=flight.txn)
+
+    def _all_flights(self) -> list[Flight]:
+        return [*self.waiting, *(f for link in self.links.values() for f in link.flights.values())]
+
+    def stats(self) -> dict[str, Any]:
+        report = super().stats()
+        report.update(self.policy.snapshot())
+        report["InFlightBatchCount"] = len(self._all_flights())
+        return report
+
+    def drained(self) -> bool:
+        """Stop once nothing is in flight and the channel is empty or unreachable."""
+        if self._all_flights():
+            return False
+        return self.channel_empty or not self.chan.peer_up or not any(
+            link.alive for link in self.links.values())
+
+    def close(self) -> None:
+        for flight in self._all_flights():
+            self.chan.request("ROLLBACK", 1.0, txn=flight.txn)

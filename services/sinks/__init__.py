@@ -1,0 +1,1 @@
+"""Sink processes: each delivers the batches its router hands it to one target."""

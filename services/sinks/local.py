@@ -1,0 +1,124 @@
+"""The local sinks: logger, file_roll and null (FLUME.md 5.3-5.5)."""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+from proto import batch
+from services.config.model import AgentConfig
+from services.sinks.base import DeliveryFailed, SinkProcess
+
+
+def hex_dump(data: bytes) -> str:
+    """commons-io HexDump of up to 16 bytes without its offset column, as Flume's logger prints."""
+    if not data:
+        return ""
+    hexes = "".join(f"{b:02X} " for b in data) + "   " * (16 - len(data))
+    text = "".join(chr(b) if 32 <= b < 127 else "." for b in data)
+    return f" {hexes}{text}"
+
+
+def format_event(headers: dict[str, str], body: bytes, max_bytes: int) -> str:
+    """`{ headers:{k=v, ...} body: 48 65 ...  He.. }`, Flume's EventHelper.dumpEvent."""
+    shown = ", ".join(f"{k}={v}" for k, v in headers.items())
+    return f"{{ headers:{{{shown}}} body:{hex_dump(body[:max_bytes])} }}"
+
+
+class LoggerWriter:
+    """Logs each event at INFO, as Flume's LoggerSink."""
+
+    def __init__(self, params: dict[str, Any], log: logging.Logger) -> None:
+        self.max_bytes = params["maxBytesToLog"]
+        self.log = log
+
+    def write(self, headers: batch.Headers, bodies: list[bytes]) -> None:
+        for event_headers, body in batch.events(headers, bodies):
+            self.log.info("Event: %s", format_event(event_headers, body, self.max_bytes))
+
+    def probe(self) -> tuple[bool, str]:
+        return True, ""
+
+    def close(self) -> None:
+        pass
+
+
+class NullWriter:
+    """Discards everything, as Flume's NullSink."""
+
+    def write(self, headers: batch.Headers, bodies: list[bytes]) -> None:
+        pass
+
+    def probe(self) -> tuple[bool, str]:
+        return True, ""
+
+    def close(self) -> None:
+        pass
+
+
+class FileRollWriter:
+    """One body per line into `<prefix><startMillis>-<n>[.ext]`, a new file every rollInterval s.
+
+    Each batch goes to the OS in one write() before it is reported DELIVERED (no fsync: Flume's
+    file_roll flushes, it does not sync).
+    """
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.directory = params["sink.directory"]
+        self.roll_s = float(params["sink.rollInterval"])
+        self.prefix = params["sink.pathManager.prefix"]
+        self.extension = params["sink.pathManager.extension"]
+        self.start_ms = int(time.time() * 1000)
+        self.index = 0
+        self.fd = -1
+        self.opened_at = 0.0
+
+    def _path(self) -> str:
+        suffix = f".{self.extension}" if self.extension else ""
+        return os.path.join(self.directory, f"{self.prefix}{self.start_ms}-{self.index}{suffix}")
+
+    def _roll_if_due(self) -> None:
+        due = self.roll_s > 0 and time.monotonic() - self.opened_at >= self.roll_s
+        if self.fd >= 0 and not due:
+            return
+        self.close()
+        os.makedirs(self.directory, exist_ok=True)
+        self.index += 1
+        self.fd = os.open(self._path(), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self.opened_at = time.monotonic()
+
+    def write(self, headers: batch.Headers, bodies: list[bytes]) -> None:
+        try:
+            self._roll_if_due()
+            data = memoryview(b"\n".join(bodies) + b"\n")
+            while data:
+                data = data[os.write(self.fd, data):]
+        except OSError as exc:
+            self.close()
+            raise DeliveryFailed(f"cannot write {self._path()}: {exc}", liveness=False) from exc
+
+    def probe(self) -> tuple[bool, str]:
+        return True, ""
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class LoggerSink(SinkProcess):
+    def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
+        params = agent.sinks[name].params
+        super().__init__(agent, name, run_dir,
+                         LoggerWriter(params, logging.getLogger("org.apache.flume.sink.LoggerSink")))
+
+
+class FileRollSink(SinkProcess):
+    def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
+        super().__init__(agent, name, run_dir, FileRollWriter(agent.sinks[name].params))
+
+
+class NullSink(SinkProcess):
+    def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
+        super().__init__(agent, name, run_dir, NullWriter())

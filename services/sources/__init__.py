@@ -1,0 +1,1 @@
+"""Source processes: read input, intercept, and put batches into channels."""
