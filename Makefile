@@ -18,6 +18,7 @@ test: venv
 
 demo: venv
 	mkdir -p var/demo
+	mkdir -p -m 0700 var/run var/run/demo
 	$(BIN)/supervisord -n -c supervisord.conf
 
 bench: venv

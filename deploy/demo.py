@@ -7,11 +7,13 @@ live anywhere.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from deploy.render import Paths, agent_programs, supervisord_header
 from services.config.load import load_agent
 
 HERE = "%(here)s"
+ROOT = Path(__file__).resolve().parents[1]
 # (config file, agent name), in start-up order of the listing (supervisord starts them together).
 AGENTS = [("deploy/demo/file_roll_agent.conf", "agentX")]
 WRITER = f"""[program:writer]
@@ -29,7 +31,7 @@ def render_demo() -> str:
     parts = ["; Rendered by `python -m deploy.demo` from deploy/demo/: edit those, not this.\n",
              supervisord_header(paths)]
     for conf, name in AGENTS:
-        agent = load_agent(conf, name)
+        agent = load_agent(str(ROOT / conf), name)
         parts.append(agent_programs(agent, f"{HERE}/{conf}", f"{HERE}/var/run/{name}", paths))
     parts.append(WRITER)
     return "\n".join(parts)

@@ -22,7 +22,7 @@ envelope (peer identity, empty delimiter) comes first; `split_envelope` removes 
     ROLLBACK      rid, txn                                   0      router -> channel
     OK            rid, txn                                   0      channel -> router
     UNKNOWN_TXN   rid, txn                                   0      channel -> router (changed nothing)
-    DELIVER       txn, attempt, router, n                    1+     router -> sink (PUSH)
+    DELIVER       txn, attempt, router, n, stamp, max_wait_ms 1+    router -> sink (PUSH)
     RESULT        txn, attempt, router, status, reason,      0      sink -> router (PUSH)
                   liveness
     PING          rid                                        0      anyone -> a process's ctl socket
@@ -36,6 +36,10 @@ retried PUT is stored once. `src` is the source's incarnation. `who` names the t
 the channel can hand back the leases of that router's previous incarnation at once. `router` is
 the router's incarnation, echoed in RESULT so a result meant for a previous router is dropped;
 `attempt` counts re-routes of one transaction so a late result from an abandoned sink is too.
+`stamp` is the router's CLOCK_MONOTONIC at sending (router and sink share a host): a sink does
+not start a delivery older than `max_wait_ms` (0 = no limit), because after that long the
+router may have given up on the sink (missed heartbeats, e.g. the sink was SIGSTOPped) and
+re-routed the batch; writing it anyway would only duplicate it.
 RESULT status is DELIVERED or FAILED; `liveness` says the failure was the target being
 unreachable (refused, reset, timeout) rather than a FAILED answer from it.
 """
@@ -71,7 +75,8 @@ SCHEMA: dict[str, tuple[dict[str, Any], int]] = {
     "ROLLBACK": ({"rid": _INT, "txn": _TXN}, 0),
     "OK": ({"rid": _INT, "txn": _TXN}, 0),
     "UNKNOWN_TXN": ({"rid": _INT, "txn": _TXN}, 0),
-    "DELIVER": ({"txn": _TXN, "attempt": _INT, "router": _BYTES, "n": _INT}, 1),
+    "DELIVER": ({"txn": _TXN, "attempt": _INT, "router": _BYTES, "n": _INT, "stamp": float,
+                 "max_wait_ms": _INT}, 1),
     "RESULT": ({"txn": _TXN, "attempt": _INT, "router": _BYTES, "status": _STR,
                 "reason": _STR, "liveness": bool}, 0),
     "PING": ({"rid": _INT}, 0),

@@ -57,16 +57,20 @@ class SinkRouter(Process):
         window = int(self.group.params.get("window", 4))
         push = self.socket(zmq.PUSH)
         push.setsockopt(zmq.IMMEDIATE, 1)  # nothing queues for a sink that is not there
-        push.setsockopt(zmq.SNDHWM, window + 1)
+        # The window bounds what is queued; the HWM only has to stay out of its way, or a
+        # burst of re-routed batches would read as "sink not connected".
+        push.setsockopt(zmq.SNDHWM, 4 * window + 16)
         push.connect(self.endpoint(sink, "deliver"))
         return SinkLink(sink, push, window, batch_size(conf),
                         delivery_timeout_s(conf.type, conf.params))
 
     def _start_heartbeats(self) -> None:
         interval_ms = int(self.group.params.get("heartbeat.interval", 500))
+        self.liveness = int(self.group.params.get("heartbeat.liveness", 3))
+        # After this long without a PONG the router re-routes a sink's batches.
+        self.abandon_ms = interval_ms * self.liveness
         if interval_ms <= 0:
             return  # heartbeats off: Flume's behaviour, failures seen only through deliveries
-        self.liveness = int(self.group.params.get("heartbeat.liveness", 3))
         for sink in self.links:
             Pinger(self, self.endpoint(sink, "ctl"), interval_ms / 1000.0,
                    lambda msg, s=sink: self._on_pong(s, msg), lambda s=sink: self._on_miss(s))
@@ -128,7 +132,8 @@ class SinkRouter(Process):
         flight.sink = link.name
         flight.sent_at = now()
         frames = messages.pack("DELIVER", self.inc, flight.blobs, txn=flight.txn,
-                               attempt=flight.attempt, router=self.inc, n=flight.n)
+                               attempt=flight.attempt, router=self.inc, n=flight.n,
+                               stamp=flight.sent_at, max_wait_ms=self.abandon_ms)
         try:
             link.push.send_multipart(frames, zmq.NOBLOCK, copy=False)
         except zmq.Again:

@@ -96,7 +96,13 @@ class SinkProcess(Process):
                 self.healthy, self.why = self.writer.probe()
                 continue
             self.busy_since = time.monotonic()
-            status, reason, liveness = self._deliver(msg)
+            waited_ms = (self.busy_since - msg["stamp"]) * 1000
+            if msg["max_wait_ms"] and waited_ms > msg["max_wait_ms"]:
+                # Frozen or swamped for longer than the router waits: it has re-routed this.
+                status, reason, liveness = "FAILED", f"stale: waited {waited_ms:.0f} ms", True
+                self.counters["StaleDeliveryCount"] += 1
+            else:
+                status, reason, liveness = self._deliver(msg)
             self.busy_since = 0.0
             results.send_multipart(messages.pack(
                 "RESULT", self.inc, txn=msg.txn, attempt=msg["attempt"], router=msg["router"],

@@ -12,7 +12,7 @@ INC = b"12345678"
 
 def test_round_trip_keeps_fields_blobs_and_txn() -> None:
     frames = messages.pack("DELIVER", INC, [b"blob"], txn=(b"chan0001", 7), attempt=1,
-                           router=INC, n=3)
+                           router=INC, n=3, stamp=1.5, max_wait_ms=0)
     msg = messages.unpack(frames)
     assert (msg.op, msg.inc, msg.txn, msg["n"], msg.blobs) == (
         "DELIVER", INC, (b"chan0001", 7), 3, [b"blob"])

@@ -1,0 +1,26 @@
+"""Flume's Avro RPC, sans I/O: the gateway between zflume and real Flume agents (DESIGN 4).
+
+    protocol     AvroSourceProtocol's exact text and hash; protocol shapes; Status
+    framing      Netty frames: serial, buffer count, length-prefixed buffers
+    handshake    HandshakeRequest/Response (fastavro) and the server's match decision
+    calls        request and response payloads around the parameters
+    codec        array<AvroFlumeEvent> to and from columns, fast
+    compression  one zlib stream per direction, sync-flushed per frame
+    server       ServerConnection: bytes -> Call, answers by serial
+    client       ClientConnection: batches -> frames, bytes -> Reply
+    errors       ProtocolError and its subclasses
+
+Nothing here touches a socket or a clock; services/ drives these objects.
+"""
+from .client import ClientConnection, Reply
+from .errors import (FrameTooLarge, HandshakeError, MalformedFrame, NotReady, ProtocolError,
+                     UnknownMessage, UnknownSerial)
+from .handshake import KnownProtocols
+from .protocol import FLUME_PROTOCOL, Protocol, Status
+from .server import Call, ServerConnection
+
+__all__ = [
+    "FLUME_PROTOCOL", "Call", "ClientConnection", "FrameTooLarge", "HandshakeError", "KnownProtocols",
+    "MalformedFrame", "NotReady", "Protocol", "ProtocolError", "Reply", "ServerConnection", "Status",
+    "UnknownMessage", "UnknownSerial",
+]

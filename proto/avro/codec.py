@@ -1,0 +1,150 @@
+"""The hot Avro shape, array<AvroFlumeEvent>, encoded from and decoded to columns.
+
+    array  := block* 00          block := count:long item{count}  (count < 0: -count items
+                                          preceded by a long byte size; Java writes one block)
+    item   := headers:map<string> body:bytes
+    map    := (count:long (key:string value:string){count})* 00
+    e.g. 1 event {"k": "v"}, body "hi":  02 | 02 02 6b 02 76 00 | 04 68 69 | 00
+
+Columns (DESIGN 3b, proto/batch.py): headers is None when no event has one, else one dict per
+body. Consecutive events usually share their headers, so the encoder reuses the previous map's
+bytes and the decoder recognises the previous map's bytes instead of parsing them again (each
+event still gets its own dict). fastavro (protocol.EVENTS_SCHEMA) is the reference in the tests.
+Every length and count is checked against the bytes left before use: truncated or garbage
+input raises MalformedFrame, in time linear in its size.
+"""
+from __future__ import annotations
+
+from ..batch import Headers
+from .binary import LENGTHS, encode_long, read_block_count, read_bytes, read_varint
+from .errors import MalformedFrame
+
+EMPTY = b"\x00"  # empty map, empty array, and the end of every map and array
+_SMALL = len(LENGTHS)
+_EMPTY_MAP_AND_LENGTH = [EMPTY + length for length in LENGTHS]
+
+
+def encode_map(headers: dict[str, str]) -> bytes:
+    """One map<string> block followed by the end marker (as Java writes it)."""
+    if not headers:
+        return EMPTY
+    parts = [encode_long(len(headers))]
+    for key, value in headers.items():
+        raw_key, raw_value = key.encode("utf-8"), value.encode("utf-8")
+        parts += (encode_long(len(raw_key)), raw_key, encode_long(len(raw_value)), raw_value)
+    parts.append(EMPTY)
+    return b"".join(parts)
+
+
+def encode_event(headers: dict[str, str], body: bytes) -> bytes:
+    """One AvroFlumeEvent: the parameter of `append`."""
+    return encode_map(headers) + encode_long(len(body)) + body
+
+
+def encode_events(headers: Headers, bodies: list[bytes]) -> bytes:
+    """array<AvroFlumeEvent> as one block, the parameter of `appendBatch`."""
+    if headers is not None and len(headers) != len(bodies):
+        raise ValueError(f"{len(headers)} header maps for {len(bodies)} bodies")
+    if not bodies:
+        return EMPTY
+    parts = [encode_long(len(bodies))]
+    append = parts.append
+    if headers is None:
+        for body in bodies:
+            size = len(body)
+            append(_EMPTY_MAP_AND_LENGTH[size] if size < _SMALL else EMPTY + encode_long(size))
+            append(body)
+    else:
+        previous: dict | None = None
+        encoded = EMPTY
+        for event_headers, body in zip(headers, bodies):
+            if event_headers is not previous and event_headers != previous:
+                encoded = encode_map(event_headers)
+            previous = event_headers
+            size = len(body)
+            append(encoded)
+            append(LENGTHS[size] if size < _SMALL else encode_long(size))
+            append(body)
+    append(EMPTY)
+    return b"".join(parts)
+
+
+def decode_event(buf: bytes, pos: int = 0) -> tuple[dict[str, str], bytes, int]:
+    """One AvroFlumeEvent at `pos`: (headers, body, end position)."""
+    try:
+        headers, pos = _decode_map(buf, pos)
+    except (IndexError, UnicodeDecodeError) as exc:
+        raise MalformedFrame(f"bad event headers: {exc}") from exc
+    body, pos = read_bytes(buf, pos)
+    return headers, body, pos
+
+
+def decode_events(buf: bytes, pos: int = 0) -> tuple[Headers, list[bytes], int]:
+    """array<AvroFlumeEvent> at `pos`: (headers or None, bodies, end position)."""
+    try:
+        return _decode_events(buf, pos)
+    except (IndexError, UnicodeDecodeError) as exc:
+        raise MalformedFrame(f"bad event array: {exc}") from exc
+
+
+def _decode_events(buf: bytes, pos: int) -> tuple[Headers, list[bytes], int]:
+    size = len(buf)
+    headers: list[dict[str, str]] = []
+    bodies: list[bytes] = []
+    add_headers, add_body = headers.append, bodies.append
+    previous_raw, previous = EMPTY, {}
+    while True:
+        count, pos = read_block_count(buf, pos)
+        if not count:
+            if not any(headers):
+                return None, bodies, pos
+            # Events that shared a map get a dict each: interceptors set headers in place.
+            return [event_headers.copy() for event_headers in headers], bodies, pos
+        for _ in range(count):
+            if buf.startswith(previous_raw, pos):
+                pos += len(previous_raw)
+            else:
+                start = pos
+                previous, pos = _decode_map(buf, pos)
+                previous_raw = buf[start:pos]
+            add_headers(previous)
+            length = buf[pos]  # zig-zag varint, 1 and 2 bytes inline; IndexError when truncated
+            if length < 0x80:
+                pos += 1
+            elif buf[pos + 1] < 0x80:
+                length = (length & 0x7F) | buf[pos + 1] << 7
+                pos += 2
+            else:
+                length, pos = read_varint(buf, pos)
+            if length & 1 or length >> 1 > size - pos:
+                raise MalformedFrame(f"body length at offset {pos} is negative or over the {size - pos} bytes left")
+            length >>= 1
+            add_body(buf[pos:pos + length])
+            pos += length
+
+
+def _decode_map(buf: bytes, pos: int) -> tuple[dict[str, str], int]:
+    result: dict[str, str] = {}
+    while True:
+        count, pos = read_block_count(buf, pos)
+        if not count:
+            return result, pos
+        for _ in range(count):
+            key, pos = _string(buf, pos)
+            result[key], pos = _string(buf, pos)
+
+
+def _string(buf: bytes, pos: int) -> tuple[str, int]:
+    """binary.read_string with one- and two-byte lengths read inline."""
+    length = buf[pos]  # IndexError when truncated
+    if length < 0x80:
+        pos += 1
+    elif buf[pos + 1] < 0x80:
+        length = (length & 0x7F) | buf[pos + 1] << 7
+        pos += 2
+    else:
+        length, pos = read_varint(buf, pos)
+    if length & 1 or length >> 1 > len(buf) - pos:
+        raise MalformedFrame(f"string length at offset {pos} is negative or over the {len(buf) - pos} bytes left")
+    end = pos + (length >> 1)
+    return buf[pos:end].decode("utf-8"), end

@@ -1,0 +1,42 @@
+"""What can go wrong on an Avro RPC connection.
+
+    ProtocolError            the peer broke the wire protocol: close the connection
+     +-- MalformedFrame      bytes that do not parse (framing, Avro encoding, deflate stream)
+     +-- FrameTooLarge       a frame over the byte or buffer limit
+     +-- HandshakeError      a handshake that cannot be decoded or cannot succeed
+     +-- UnknownMessage      a call naming a message the protocols do not share
+     +-- UnknownSerial       a response to no call in flight
+    NotReady                 the caller's mistake, not the peer's: a call before the handshake ended
+
+A server answers UnknownMessage, and MalformedFrame inside a call, with an Avro system error on the
+same serial, as Java's Responder does; every other ProtocolError means "close the connection".
+"""
+from __future__ import annotations
+
+
+class ProtocolError(Exception):
+    """The peer broke Avro RPC; the connection cannot continue."""
+
+
+class MalformedFrame(ProtocolError):
+    """Bytes that are not a frame, an Avro value or a deflate stream."""
+
+
+class FrameTooLarge(ProtocolError):
+    """A frame declaring more bytes or buffers than the configured limits."""
+
+
+class HandshakeError(ProtocolError):
+    """A handshake that cannot be decoded, or a peer that refuses ours twice."""
+
+
+class UnknownMessage(ProtocolError):
+    """A call to a message the two protocols do not both define (answered, not fatal)."""
+
+
+class UnknownSerial(ProtocolError):
+    """A response whose serial matches no call in flight."""
+
+
+class NotReady(RuntimeError):
+    """A call sent while the connection's first (handshake) call is still in flight."""

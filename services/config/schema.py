@@ -1,0 +1,207 @@
+"""Per-type key tables: key -> Param(converter, default), so every process reads typed settings.
+
+Each table lists Flume's keys with Flume's defaults, plus zflume's extensions (marked). A key in
+`UNSUPPORTED` is one Flume knows and zflume does not implement yet: it is an error, because a
+silently ignored `ssl = true` would send events in plaintext. A key in `IGNORED` is accepted with a
+warning because ignoring it changes nothing the user relies on. Type names live in
+`services.config.typenames`.
+
+zflume choices where Flume has none or a machine-dependent one:
+    exec maxLineLength 0 = unlimited (Flume has no limit; a positive value splits longer lines)
+    memory byteCapacity 0 = unbounded (Flume: 80 % of the JVM heap, meaningless here)
+    memory lease-timeout 10 s, avro source put-timeout 2000 ms and max-frame-bytes 64 MiB
+    processor heartbeat.interval 500 ms (0 = off), heartbeat.liveness 3, window 4
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from services.config.model import Component
+
+Check = Callable[[Any], "str | None"]
+
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+LONG_MAX = 2**63 - 1
+
+
+class Param(NamedTuple):
+    """One key of a type: how to convert its text, its default, and an optional range check."""
+
+    convert: Callable[[str], Any]
+    default: Any
+    required: bool = False
+    check: Check | None = None
+
+
+def to_int(text: str) -> int:
+    """Integer.parseInt: an optional sign and ASCII digits, nothing else (no `1_000`, no `1e3`)."""
+    if not _INT.fullmatch(text):
+        raise ValueError(f"'{text}' is not an integer")
+    return int(text)
+
+
+def to_float(text: str) -> float:
+    """A decimal number."""
+    if not _FLOAT.fullmatch(text):
+        raise ValueError(f"'{text}' is not a number")
+    return float(text)
+
+
+def to_bool(text: str) -> bool:
+    """`true` or `false`, any case. Flume reads anything else as false; we refuse it."""
+    lowered = text.lower()
+    if lowered not in ("true", "false"):
+        raise ValueError(f"'{text}' is not true or false")
+    return lowered == "true"
+
+
+def to_list(text: str) -> list[str]:
+    """Whitespace separated names, order kept."""
+    return text.split()
+
+
+def to_str(text: str) -> str:
+    """Text as written (already trimmed by the reader)."""
+    return text
+
+
+def at_least(low: int) -> Check:
+    """A check that a number is >= low."""
+    return lambda value: None if value >= low else f"must be at least {low}"
+
+
+def between(low: int, high: int) -> Check:
+    """A check that a number is in [low, high]."""
+    return lambda value: None if low <= value <= high else f"must be between {low} and {high}"
+
+
+def one_of(*choices: str) -> Check:
+    """A check that a lower-cased string is one of `choices`."""
+    return lambda value: None if value in choices else f"must be one of {', '.join(choices)}"
+
+
+def lower(text: str) -> str:
+    """Lower-cased text, for keys whose values Flume matches case-insensitively."""
+    return text.lower()
+
+
+def req(convert: Callable[[str], Any], check: Check | None = None) -> Param:
+    """A required key (no default)."""
+    return Param(convert, None, True, check)
+
+
+POSITIVE, NON_NEGATIVE, PORT = at_least(1), at_least(0), between(1, 65535)
+COMPRESSION = {"compression-type": Param(lower, "none", check=one_of("none", "deflate")),
+               "compression-level": Param(to_int, 6, check=between(0, 9))}
+
+SOURCES: dict[str, dict[str, Param]] = {
+    "exec": {"command": req(to_str), "shell": Param(to_str, ""),
+             "restart": Param(to_bool, False),
+             "restartThrottle": Param(to_int, 10000, check=NON_NEGATIVE),
+             "logStdErr": Param(to_bool, False), "batchSize": Param(to_int, 20, check=POSITIVE),
+             "batchTimeout": Param(to_int, 3000, check=POSITIVE), "charset": Param(to_str, "UTF-8"),
+             "maxLineLength": Param(to_int, 0, check=NON_NEGATIVE)},  # zflume: 0 = unlimited
+    "seq": {"batchSize": Param(to_int, 1, check=POSITIVE),
+            "totalEvents": Param(to_int, LONG_MAX, check=NON_NEGATIVE),
+            "backoffSleepIncrement": Param(to_int, 1000, check=POSITIVE),
+            "maxBackoffSleep": Param(to_int, 5000, check=POSITIVE)},
+    "netcat": {"bind": req(to_str), "port": req(to_int, PORT),
+               "max-line-length": Param(to_int, 512, check=POSITIVE),
+               "ack-every-event": Param(to_bool, True), "encoding": Param(to_str, "utf-8")},
+    "avro": {"bind": req(to_str), "port": req(to_int, PORT),
+             "threads": Param(to_int, 0, check=NON_NEGATIVE), **COMPRESSION,
+             "max-connections": Param(to_int, 1000, check=POSITIVE),
+             "put-timeout": Param(to_int, 2000, check=POSITIVE),  # zflume, ms
+             "max-frame-bytes": Param(to_int, 67108864, check=POSITIVE)},  # zflume
+}
+
+CHANNELS: dict[str, dict[str, Param]] = {
+    "memory": {"capacity": Param(to_int, 100, check=POSITIVE),
+               "transactionCapacity": Param(to_int, 100, check=POSITIVE),
+               "byteCapacity": Param(to_int, 0, check=NON_NEGATIVE),  # zflume: 0 = unbounded
+               "byteCapacityBufferPercentage": Param(to_int, 20, check=between(0, 99)),
+               "keep-alive": Param(to_int, 3, check=NON_NEGATIVE),  # seconds
+               "lease-timeout": Param(to_int, 10, check=POSITIVE)},  # zflume, seconds
+}
+
+SINKS: dict[str, dict[str, Param]] = {
+    "logger": {"maxBytesToLog": Param(to_int, 16, check=NON_NEGATIVE)},
+    "file_roll": {"sink.directory": req(to_str),
+                  "sink.rollInterval": Param(to_int, 30, check=NON_NEGATIVE),
+                  "sink.batchSize": Param(to_int, 100, check=POSITIVE),
+                  "sink.serializer": Param(lower, "text"),
+                  "sink.serializer.appendNewline": Param(to_bool, True),
+                  "sink.pathManager": Param(lower, "default"),
+                  "sink.pathManager.prefix": Param(to_str, ""),
+                  "sink.pathManager.extension": Param(to_str, "")},
+    "null": {"batchSize": Param(to_int, 100, check=POSITIVE)},
+    "avro": {"hostname": req(to_str), "port": req(to_int, PORT),
+             "batch-size": Param(to_int, 100, check=POSITIVE),
+             "connect-timeout": Param(to_int, 20000, check=at_least(1000)),
+             "request-timeout": Param(to_int, 20000, check=at_least(1000)),
+             "reset-connection-interval": Param(to_int, 0, check=NON_NEGATIVE), **COMPRESSION},
+}
+
+_PROCESSOR_COMMON = {"heartbeat.interval": Param(to_int, 500, check=NON_NEGATIVE),  # zflume, ms
+                     "heartbeat.liveness": Param(to_int, 3, check=POSITIVE),  # zflume
+                     "window": Param(to_int, 4, check=POSITIVE)}  # zflume: batches in flight
+PROCESSORS: dict[str, dict[str, Param]] = {
+    "default": dict(_PROCESSOR_COMMON),
+    "failover": {"maxpenalty": Param(to_int, 30000, check=NON_NEGATIVE), **_PROCESSOR_COMMON},
+    "load_balance": {"selector": Param(lower, "round_robin", check=one_of("round_robin", "random")),
+                     "backoff": Param(to_bool, False),
+                     "selector.maxTimeOut": Param(to_int, 30000, check=NON_NEGATIVE),  # 0 -> 30000
+                     **_PROCESSOR_COMMON},
+}
+
+INTERCEPTORS: dict[str, dict[str, Param]] = {
+    "timestamp": {"headerName": Param(to_str, "timestamp"),
+                  "preserveExisting": Param(to_bool, False)},
+    "host": {"hostHeader": Param(to_str, "host"), "useIP": Param(to_bool, True),
+             "preserveExisting": Param(to_bool, False)},
+    "static": {"key": Param(to_str, "key"), "value": Param(to_str, "value"),
+               "preserveExisting": Param(to_bool, True)},
+}
+
+SELECTORS: dict[str, dict[str, Param]] = {"replicating": {"optional": Param(to_list, [])}}
+
+TABLES = {"source": SOURCES, "channel": CHANNELS, "sink": SINKS, "processor": PROCESSORS,
+          "interceptor": INTERCEPTORS, "selector": SELECTORS}
+
+_TLS = ("exclude-protocols", "include-protocols", "exclude-cipher-suites", "include-cipher-suites")
+# key -> the one value that means "off" and is therefore honoured (None: any value is an error).
+UNSUPPORTED: dict[tuple[str, str], dict[str, str | None]] = {
+    ("source", "avro"): {"ssl": "false", "ipFilter": "false", "keystore": None,
+                         "keystore-password": None, "keystore-type": None, "ipFilterRules": None,
+                         **dict.fromkeys(_TLS)},
+    ("sink", "avro"): {"ssl": "false", "trust-all-certs": "false", "truststore": None,
+                       "truststore-password": None, "truststore-type": None, **dict.fromkeys(_TLS)},
+}
+IGNORED: dict[tuple[str, str], set[str]] = {("sink", "avro"): {"maxIoWorkers"}}
+# Keys whose other values Flume supports and zflume does not yet (after lower-casing).
+SUPPORTED_VALUES: dict[tuple[str, str], dict[str, set[str]]] = {
+    ("sink", "file_roll"): {"sink.serializer": {"text"}, "sink.pathManager": {"default"}},
+}
+
+# Which key sets a component's batch size, checked against its channel's transactionCapacity.
+BATCH_KEYS = {("source", "exec"): "batchSize", ("source", "seq"): "batchSize",
+              ("sink", "file_roll"): "sink.batchSize", ("sink", "null"): "batchSize",
+              ("sink", "avro"): "batch-size"}
+_FIXED_BATCH = {("source", "netcat"): 1, ("source", "avro"): 0, ("sink", "logger"): 1}
+
+
+def batch_size(component: Component) -> int:
+    """Events a source puts or a sink takes per transaction; 0 means not checked (avro source)."""
+    key = BATCH_KEYS.get((component.kind, component.type))
+    if key is not None:
+        return int(component.params[key])
+    return _FIXED_BATCH.get((component.kind, component.type), 0)
+
+
+def processor_defaults(processor: str = "default") -> dict[str, Any]:
+    """Every param of a processor at its default: what an implicit group gets."""
+    return {key: param.default for key, param in PROCESSORS[processor].items()}
+

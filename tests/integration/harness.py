@@ -1,0 +1,111 @@
+"""Real agents for integration tests: `zflume agent` in a temporary directory, plus the
+supervisorctl and file-reading helpers the tests share."""
+from __future__ import annotations
+
+import collections
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+BIN = Path(sys.executable).parent
+NUMBERS = Path(__file__).with_name("numbers.py")
+
+
+def wait_for(check: Callable[[], object], timeout: float, what: str, step: float = 0.1) -> object:
+    """Poll `check` until it returns something truthy; fail the test with `what` on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def numbers_command(count: int, rate: float) -> str:
+    return f"{sys.executable} -u {NUMBERS} {count} {rate}"
+
+
+class Agent:
+    """One `zflume agent` run in `workdir`, with its config written from `conf`."""
+
+    def __init__(self, workdir: Path, name: str, conf: str) -> None:
+        self.workdir = workdir
+        self.name = name
+        self.run_dir = workdir / f"run-{name}"
+        self.conf = workdir / f"{name}.conf"
+        self.conf.write_text(conf)
+        self.log = workdir / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "Agent":
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [str(BIN / "zflume"), "agent", "-f", str(self.conf), "-n", self.name,
+                 "--run-dir", str(self.run_dir)], cwd=self.workdir, stdout=out,
+                stderr=subprocess.STDOUT)
+        wait_for(lambda: self.running(), 20, f"{self.name}'s programs to run")
+        return self
+
+    def ctl(self, *args: str) -> str:
+        result = subprocess.run(
+            [str(BIN / "supervisorctl"), "-c", str(self.run_dir / "supervisord.conf"), *args],
+            capture_output=True, text=True, timeout=30)
+        return result.stdout
+
+    def statuses(self) -> dict[str, tuple[str, int]]:
+        """program -> (state, pid) from `supervisorctl status`."""
+        out = {}
+        for line in self.ctl("status").splitlines():
+            parts = line.split()
+            if len(parts) >= 2:
+                pid = int(parts[3].rstrip(",")) if len(parts) > 3 and parts[2] == "pid" else 0
+                out[parts[0]] = (parts[1], pid)
+        return out
+
+    def running(self) -> bool:
+        states = self.statuses()
+        return bool(states) and all(state == "RUNNING" for state, _ in states.values())
+
+    def pid(self, component: str) -> int:
+        return self.statuses()[f"{self.name}:{self.name}-{component}"][1]
+
+    def signal(self, component: str, sig: int) -> int:
+        pid = self.pid(component)
+        os.kill(pid, sig)
+        return pid
+
+    def restarted(self, component: str, old_pid: int) -> int:
+        """Wait until supervisord has a new, running process for `component`."""
+        def new_pid() -> int:
+            state, pid = self.statuses().get(f"{self.name}:{self.name}-{component}", ("", 0))
+            return pid if state == "RUNNING" and pid not in (0, old_pid) else 0
+        return int(wait_for(new_pid, 30, f"{component} to be restarted"))
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def lines_in(directory: Path) -> list[int]:
+    """Every numbered line written by file_roll sinks under `directory`, in file order."""
+    numbers: list[int] = []
+    for path in sorted(glob.glob(str(directory / "*"))):
+        with open(path, "rb") as handle:
+            numbers.extend(int(line) for line in handle.read().split(b"\n") if line.strip())
+    return numbers
+
+
+def duplicates(*lists: list[int]) -> int:
+    counts = collections.Counter(n for numbers in lists for n in numbers)
+    return sum(count - 1 for count in counts.values() if count > 1)

@@ -1,0 +1,166 @@
+"""A source's interceptors (in listed order) and channel selector: types, params, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.config.load import check_file, load_agent
+from services.config.model import Component
+
+SOURCE = """\
+a.sources = r1
+a.channels = c1 c2
+a.sinks = k1 k2
+a.sources.r1.type = seq
+a.sources.r1.channels = c1 c2
+a.channels.c1.type = memory
+a.channels.c2.type = memory
+a.sinks.k1.type = null
+a.sinks.k1.channel = c1
+a.sinks.k2.type = null
+a.sinks.k2.channel = c2
+"""  # extra lines start at 12
+
+
+def write(tmp_path: Path, extra: str) -> str:
+    """Write the agent plus extra lines; return the path."""
+    path = tmp_path / "agent.conf"
+    path.write_text(SOURCE + extra)
+    return str(path)
+
+
+def source(tmp_path: Path, extra: str) -> Component:
+    """The source of a valid agent."""
+    return load_agent(write(tmp_path, extra), "a").sources["r1"]
+
+
+def problems(tmp_path: Path, extra: str) -> list[tuple[int, str, str]]:
+    """(line, key, message) of every error."""
+    return [(e.line, e.key, e.message) for e in check_file(write(tmp_path, extra), "a")[0]]
+
+
+def test_interceptors_in_listed_order_with_defaults(tmp_path: Path) -> None:
+    plugins = source(
+        tmp_path,
+        "a.sources.r1.interceptors = ts st hn\n"
+        "a.sources.r1.interceptors.hn.type = host\n"
+        "a.sources.r1.interceptors.ts.type = timestamp\n"
+        "a.sources.r1.interceptors.st.type = static\n",
+    ).interceptors
+    assert [(p.name, p.type) for p in plugins] == [
+        ("ts", "timestamp"),
+        ("st", "static"),
+        ("hn", "host"),
+    ]
+    assert [p.params for p in plugins] == [
+        {"headerName": "timestamp", "preserveExisting": False},
+        {"key": "key", "value": "value", "preserveExisting": True},
+        {"hostHeader": "host", "useIP": True, "preserveExisting": False},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("written", "canonical"),
+    [
+        ("org.apache.flume.interceptor.TimestampInterceptor$Builder", "timestamp"),
+        ("org.apache.flume.interceptor.HostInterceptor$Builder", "host"),
+        ("org.apache.flume.interceptor.StaticInterceptor$Builder", "static"),
+        ("TIMESTAMP", "timestamp"),
+        ("Static", "static"),
+    ],
+)
+def test_interceptor_types(tmp_path: Path, written: str, canonical: str) -> None:
+    extra = f"a.sources.r1.interceptors = i\na.sources.r1.interceptors.i.type = {written}\n"
+    assert source(tmp_path, extra).interceptors[0].type == canonical
+
+
+def test_interceptor_params_are_typed(tmp_path: Path) -> None:
+    extra = (
+        "a.sources.r1.interceptors = s\na.sources.r1.interceptors.s.type = static\n"
+        "a.sources.r1.interceptors.s.key = dc\na.sources.r1.interceptors.s.value = eu-1\n"
+        "a.sources.r1.interceptors.s.preserveExisting = false\n"
+    )
+    assert source(tmp_path, extra).interceptors[0].params == {
+        "key": "dc",
+        "value": "eu-1",
+        "preserveExisting": False,
+    }
+
+
+def test_interceptor_without_type(tmp_path: Path) -> None:
+    extra = "a.sources.r1.interceptors = i1 i2\na.sources.r1.interceptors.i2.headerName = t\n"
+    assert problems(tmp_path, extra) == [
+        (12, "a.sources.r1.interceptors.i1.type", "interceptor i1 has no type"),
+        (13, "a.sources.r1.interceptors.i2.type", "interceptor i2 has no type"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "regex_filter",
+        "regex_extractor",
+        "remove_header",
+        "search_replace",
+        "org.apache.flume.sink.solr.morphline.UUIDInterceptor$Builder",
+    ],
+)
+def test_interceptors_not_supported_yet(tmp_path: Path, written: str) -> None:
+    extra = f"a.sources.r1.interceptors = i\na.sources.r1.interceptors.i.type = {written}\n"
+    assert problems(tmp_path, extra) == [
+        (13, "a.sources.r1.interceptors.i.type", f"type {written} is not supported yet")
+    ]
+
+
+def test_keys_of_an_unlisted_interceptor_are_a_warning(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.sources.r1.interceptors.x.type = host\n")
+    assert check_file(path, "a") == (
+        [],
+        [
+            f"{path}:12: a.sources.r1.interceptors.x.type: interceptor is not listed in "
+            "a.sources.r1.interceptors; ignored"
+        ],
+    )
+
+
+def test_selector_defaults_to_replicating(tmp_path: Path) -> None:
+    selector = source(tmp_path, "").selector
+    assert selector is not None and (selector.type, selector.params) == (
+        "replicating",
+        {"optional": []},
+    )
+
+
+@pytest.mark.parametrize(
+    "written", ["replicating", "REPLICATING", "org.apache.flume.channel.ReplicatingChannelSelector"]
+)
+def test_replicating_selector_with_optional_channels(tmp_path: Path, written: str) -> None:
+    extra = f"a.sources.r1.selector.type = {written}\na.sources.r1.selector.optional = c2\n"
+    selector = source(tmp_path, extra).selector
+    assert selector is not None and (selector.type, selector.params) == (
+        "replicating",
+        {"optional": ["c2"]},
+    )
+
+
+def test_optional_channel_must_be_one_of_the_sources_channels(tmp_path: Path) -> None:
+    extra = "a.sources.r1.selector.optional = c2 c3\n"
+    assert problems(tmp_path, extra) == [
+        (
+            12,
+            "a.sources.r1.selector.optional",
+            "optional channel c3 is not one of the source's channels",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["multiplexing", "load_balancing", "org.apache.flume.channel.MultiplexingChannelSelector"],
+)
+def test_selectors_not_supported_yet(tmp_path: Path, written: str) -> None:
+    assert problems(tmp_path, f"a.sources.r1.selector.type = {written}\n") == [
+        (12, "a.sources.r1.selector.type", f"type {written} is not supported yet")
+    ]

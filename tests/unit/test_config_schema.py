@@ -1,0 +1,272 @@
+"""Typed defaults, value checks, and keys zflume does not support yet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from services.config import schema
+from services.config.load import check_file, load_agent
+from services.config.model import AgentConfig, Component
+
+HEAD = """\
+a.sources = r1
+a.channels = c1
+a.sinks = k1
+a.sources.r1.channels = c1
+a.sinks.k1.channel = c1
+a.channels.c1.type = memory
+"""  # lines 7 and 8 hold the source's and the sink's type; extra keys start at line 9
+
+
+def config(source: str = "seq", sink: str = "null", extra: str = "") -> str:
+    """An agent with the given source and sink types and extra lines."""
+    return HEAD + f"a.sources.r1.type = {source}\na.sinks.k1.type = {sink}\n" + dedent(extra)
+
+
+def write(tmp_path: Path, text: str) -> str:
+    """Write a config and return its path."""
+    path = tmp_path / "agent.conf"
+    path.write_text(text)
+    return str(path)
+
+
+def load(tmp_path: Path, text: str) -> AgentConfig:
+    """A valid agent `a`."""
+    return load_agent(write(tmp_path, text), "a")
+
+
+def problems(tmp_path: Path, text: str) -> list[tuple[int, str, str]]:
+    """(line, key, message) of every error."""
+    return [(e.line, e.key, e.message) for e in check_file(write(tmp_path, text), "a")[0]]
+
+
+def warnings(tmp_path: Path, text: str) -> list[str]:
+    """Warnings of an error-free config, as `LINE: key: message`."""
+    path = write(tmp_path, text)
+    errors, found = check_file(path, "a")
+    assert errors == []
+    return [w.removeprefix(path + ":") for w in found]
+
+
+NETCAT = "a.sources.r1.bind = 0.0.0.0\na.sources.r1.port = 4141\n"
+AVRO_SINK = "a.sinks.k1.hostname = h\na.sinks.k1.port = 4545\n"
+
+
+def params(
+    tmp_path: Path, source: str = "seq", sink: str = "null", extra: str = ""
+) -> tuple[dict, dict]:
+    """(source params, sink params) of a valid config."""
+    agent = load(tmp_path, config(source, sink, extra))
+    return agent.sources["r1"].params, agent.sinks["k1"].params
+
+
+def test_exec_defaults(tmp_path: Path) -> None:
+    source, _ = params(tmp_path, "exec", extra="a.sources.r1.command = tail -F x\n")
+    assert source == {
+        "command": "tail -F x",
+        "shell": "",
+        "restart": False,
+        "restartThrottle": 10000,
+        "logStdErr": False,
+        "batchSize": 20,
+        "batchTimeout": 3000,
+        "charset": "UTF-8",
+        "maxLineLength": 0,
+    }
+
+
+def test_exec_values_are_converted(tmp_path: Path) -> None:
+    extra = (
+        "a.sources.r1.command = x\na.sources.r1.restart = TRUE\na.sources.r1.batchSize = 7\n"
+        "a.sources.r1.shell = /bin/sh -c\n"
+    )
+    source, _ = params(tmp_path, "exec", extra=extra)
+    assert (source["restart"], source["batchSize"], source["shell"]) == (True, 7, "/bin/sh -c")
+
+
+def test_seq_netcat_avro_source_defaults(tmp_path: Path) -> None:
+    assert params(tmp_path)[0] == {
+        "batchSize": 1,
+        "totalEvents": 2**63 - 1,
+        "backoffSleepIncrement": 1000,
+        "maxBackoffSleep": 5000,
+    }
+    assert params(tmp_path, "netcat", extra=NETCAT)[0] == {
+        "bind": "0.0.0.0",
+        "port": 4141,
+        "max-line-length": 512,
+        "ack-every-event": True,
+        "encoding": "utf-8",
+    }
+    assert params(tmp_path, "avro", extra=NETCAT)[0] == {
+        "bind": "0.0.0.0",
+        "port": 4141,
+        "threads": 0,
+        "compression-type": "none",
+        "compression-level": 6,
+        "max-connections": 1000,
+        "put-timeout": 2000,
+        "max-frame-bytes": 67108864,
+    }
+
+
+def test_memory_channel_defaults(tmp_path: Path) -> None:
+    assert load(tmp_path, config()).channels["c1"].params == {
+        "capacity": 100,
+        "transactionCapacity": 100,
+        "byteCapacity": 0,
+        "byteCapacityBufferPercentage": 20,
+        "keep-alive": 3,
+        "lease-timeout": 10,
+    }
+
+
+def test_sink_defaults(tmp_path: Path) -> None:
+    assert params(tmp_path, sink="logger")[1] == {"maxBytesToLog": 16}
+    assert params(tmp_path)[1] == {"batchSize": 100}
+    assert params(tmp_path, sink="file_roll", extra="a.sinks.k1.sink.directory = /d\n")[1] == {
+        "sink.directory": "/d",
+        "sink.rollInterval": 30,
+        "sink.batchSize": 100,
+        "sink.serializer": "text",
+        "sink.serializer.appendNewline": True,
+        "sink.pathManager": "default",
+        "sink.pathManager.prefix": "",
+        "sink.pathManager.extension": "",
+    }
+    assert params(tmp_path, sink="avro", extra=AVRO_SINK)[1] == {
+        "hostname": "h",
+        "port": 4545,
+        "batch-size": 100,
+        "connect-timeout": 20000,
+        "request-timeout": 20000,
+        "reset-connection-interval": 0,
+        "compression-type": "none",
+        "compression-level": 6,
+    }
+
+
+def test_missing_required_keys(tmp_path: Path) -> None:
+    assert problems(tmp_path, config("netcat", "avro", "a.sources.r1.port = 1\n")) == [
+        (7, "a.sources.r1.bind", "missing required key bind"),
+        (8, "a.sinks.k1.hostname", "missing required key hostname"),
+        (8, "a.sinks.k1.port", "missing required key port"),
+    ]
+    assert problems(tmp_path, config("exec", "file_roll")) == [
+        (7, "a.sources.r1.command", "missing required key command"),
+        (8, "a.sinks.k1.sink.directory", "missing required key sink.directory"),
+    ]
+
+
+def test_non_numeric_and_invalid_values(tmp_path: Path) -> None:
+    extra = (
+        "a.sinks.k1.hostname = h\na.sinks.k1.port = 45x45\na.sinks.k1.batch-size = 1e3\n"
+        "a.sinks.k1.compression-type = gzip\na.sinks.k1.compression-level = 12\n"
+        "a.sources.r1.batchSize = 0\n"
+    )
+    assert problems(tmp_path, config(sink="avro", extra=extra)) == [
+        (10, "a.sinks.k1.port", "'45x45' is not an integer"),
+        (11, "a.sinks.k1.batch-size", "'1e3' is not an integer"),
+        (12, "a.sinks.k1.compression-type", "must be one of none, deflate, not gzip"),
+        (13, "a.sinks.k1.compression-level", "must be between 0 and 9, not 12"),
+        (14, "a.sources.r1.batchSize", "must be at least 1, not 0"),
+    ]
+
+
+def test_boolean_must_be_true_or_false(tmp_path: Path) -> None:
+    extra = "a.sources.r1.command = x\na.sources.r1.restart = yes\n"
+    assert problems(tmp_path, config("exec", extra=extra)) == [
+        (10, "a.sources.r1.restart", "'yes' is not true or false")
+    ]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "ssl",
+        "keystore",
+        "keystore-password",
+        "keystore-type",
+        "exclude-protocols",
+        "include-protocols",
+        "exclude-cipher-suites",
+        "include-cipher-suites",
+        "ipFilter",
+        "ipFilterRules",
+    ],
+)
+def test_avro_source_tls_and_ip_filter_keys_are_not_supported_yet(tmp_path: Path, key: str) -> None:
+    text = config("avro", extra=NETCAT + f"a.sources.r1.{key} = true\n")
+    assert problems(tmp_path, text) == [(11, f"a.sources.r1.{key}", f"{key} is not supported yet")]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "ssl",
+        "trust-all-certs",
+        "truststore",
+        "truststore-password",
+        "truststore-type",
+        "exclude-protocols",
+        "include-cipher-suites",
+    ],
+)
+def test_avro_sink_tls_keys_are_not_supported_yet(tmp_path: Path, key: str) -> None:
+    text = config(sink="avro", extra=AVRO_SINK + f"a.sinks.k1.{key} = TRUE\n")
+    assert problems(tmp_path, text) == [(11, f"a.sinks.k1.{key}", f"{key} is not supported yet")]
+
+
+def test_tls_switched_off_explicitly_is_accepted(tmp_path: Path) -> None:
+    extra = (
+        NETCAT
+        + "a.sources.r1.ssl = false\na.sources.r1.ipFilter = False\n"
+        + AVRO_SINK.replace("4545", "4546")
+        + "a.sinks.k1.ssl = false\n"
+    )
+    assert warnings(tmp_path, config("avro", "avro", extra)) == []
+
+
+def test_avro_sink_max_io_workers_is_ignored_with_a_warning(tmp_path: Path) -> None:
+    text = config(sink="avro", extra=AVRO_SINK + "a.sinks.k1.maxIoWorkers = 4\n")
+    assert warnings(tmp_path, text) == [
+        "11: a.sinks.k1.maxIoWorkers: maxIoWorkers is ignored by zflume"
+    ]
+
+
+def test_file_roll_serializer_other_than_text_is_not_supported_yet(tmp_path: Path) -> None:
+    extra = (
+        "a.sinks.k1.sink.directory = /d\na.sinks.k1.sink.serializer = avro_event\n"
+        "a.sinks.k1.sink.pathManager = rolltime\n"
+    )
+    assert problems(tmp_path, config(sink="file_roll", extra=extra)) == [
+        (10, "a.sinks.k1.sink.serializer", "sink.serializer avro_event is not supported yet"),
+        (11, "a.sinks.k1.sink.pathManager", "sink.pathManager rolltime is not supported yet"),
+    ]
+    ok = extra.replace("avro_event", "TEXT").replace("rolltime", "DEFAULT")
+    assert params(tmp_path, sink="file_roll", extra=ok)[1]["sink.serializer"] == "text"
+
+
+def test_unknown_component_key_is_a_warning(tmp_path: Path) -> None:
+    assert warnings(tmp_path, config(extra="a.sources.r1.batchsize = 5\n")) == [
+        "9: a.sources.r1.batchsize: unknown key batchsize for seq source; ignored"
+    ]
+
+
+def component(kind: str, kind_type: str, params_: dict) -> Component:
+    """A bare component for batch_size."""
+    return Component(kind, "x", kind_type, params_)
+
+
+def test_batch_size_helper() -> None:
+    assert schema.batch_size(component("source", "exec", {"batchSize": 20})) == 20
+    assert schema.batch_size(component("source", "seq", {"batchSize": 3})) == 3
+    assert schema.batch_size(component("source", "netcat", {})) == 1
+    assert schema.batch_size(component("source", "avro", {})) == 0
+    assert schema.batch_size(component("sink", "logger", {})) == 1
+    assert schema.batch_size(component("sink", "file_roll", {"sink.batchSize": 9})) == 9
+    assert schema.batch_size(component("sink", "null", {"batchSize": 8})) == 8
+    assert schema.batch_size(component("sink", "avro", {"batch-size": 7})) == 7

@@ -1,0 +1,129 @@
+"""Component types: Flume aliases and class names in any case; Flume types not supported yet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from services.config.load import check_file, load_agent
+from services.config.model import AgentConfig
+
+HEAD = """\
+a.sources = r1
+a.channels = c1
+a.sinks = k1
+a.sources.r1.channels = c1
+a.sinks.k1.channel = c1
+a.channels.c1.type = memory
+"""  # lines 7 and 8 hold the source's and the sink's type; extra keys start at line 9
+
+
+def config(source: str = "seq", sink: str = "null", extra: str = "") -> str:
+    """An agent with the given source and sink types and extra lines."""
+    return HEAD + f"a.sources.r1.type = {source}\na.sinks.k1.type = {sink}\n" + dedent(extra)
+
+
+def write(tmp_path: Path, text: str) -> str:
+    """Write a config and return its path."""
+    path = tmp_path / "agent.conf"
+    path.write_text(text)
+    return str(path)
+
+
+def load(tmp_path: Path, text: str) -> AgentConfig:
+    """A valid agent `a`."""
+    return load_agent(write(tmp_path, text), "a")
+
+
+def problems(tmp_path: Path, text: str) -> list[tuple[int, str, str]]:
+    """(line, key, message) of every error."""
+    return [(e.line, e.key, e.message) for e in check_file(write(tmp_path, text), "a")[0]]
+
+
+NETCAT = "a.sources.r1.bind = 0.0.0.0\na.sources.r1.port = 4141\n"
+AVRO_SINK = "a.sinks.k1.hostname = h\na.sinks.k1.port = 4545\n"
+
+
+@pytest.mark.parametrize(
+    ("written", "extra", "canonical"),
+    [
+        ("org.apache.flume.source.ExecSource", "a.sources.r1.command = true\n", "exec"),
+        ("org.apache.flume.source.SequenceGeneratorSource", "", "seq"),
+        ("org.apache.flume.source.NetcatSource", NETCAT, "netcat"),
+        ("org.apache.flume.source.AvroSource", NETCAT, "avro"),
+        ("EXEC", "a.sources.r1.command = true\n", "exec"),
+        ("NetCat", NETCAT, "netcat"),
+        ("org.apache.flume.source.execsource", "a.sources.r1.command = true\n", "exec"),
+    ],
+)
+def test_source_types(tmp_path: Path, written: str, extra: str, canonical: str) -> None:
+    assert load(tmp_path, config(source=written, extra=extra)).sources["r1"].type == canonical
+
+
+@pytest.mark.parametrize(
+    ("written", "extra", "canonical"),
+    [
+        ("org.apache.flume.sink.LoggerSink", "", "logger"),
+        ("LOGGER", "", "logger"),
+        (
+            "org.apache.flume.sink.RollingFileSink",
+            "a.sinks.k1.sink.directory = /tmp\n",
+            "file_roll",
+        ),
+        ("File_Roll", "a.sinks.k1.sink.directory = /tmp\n", "file_roll"),
+        ("org.apache.flume.sink.NullSink", "", "null"),
+        ("NULL", "", "null"),
+        ("org.apache.flume.sink.AvroSink", AVRO_SINK, "avro"),
+        ("Avro", AVRO_SINK, "avro"),
+    ],
+)
+def test_sink_types(tmp_path: Path, written: str, extra: str, canonical: str) -> None:
+    assert load(tmp_path, config(sink=written, extra=extra)).sinks["k1"].type == canonical
+
+
+@pytest.mark.parametrize("written", ["org.apache.flume.channel.MemoryChannel", "MEMORY", "Memory"])
+def test_channel_types(tmp_path: Path, written: str) -> None:
+    text = config().replace("a.channels.c1.type = memory", f"a.channels.c1.type = {written}")
+    assert load(tmp_path, text).channels["c1"].type == "memory"
+
+
+@pytest.mark.parametrize(
+    ("kind_line", "written"),
+    [
+        (7, "thrift"),
+        (7, "spooldir"),
+        (7, "TAILDIR"),
+        (7, "http"),
+        (7, "jms"),
+        (7, "netcatudp"),
+        (7, "multiport_syslogtcp"),
+        (7, "org.apache.flume.source.taildir.TaildirSource"),
+        (8, "hdfs"),
+        (8, "hive"),
+        (8, "hbase"),
+        (8, "org.apache.flume.sink.hdfs.HDFSEventSink"),
+    ],
+)
+def test_flume_types_not_supported_yet(tmp_path: Path, kind_line: int, written: str) -> None:
+    text = config(source=written) if kind_line == 7 else config(sink=written)
+    key = "a.sources.r1.type" if kind_line == 7 else "a.sinks.k1.type"
+    assert problems(tmp_path, text) == [(kind_line, key, f"type {written} is not supported yet")]
+
+
+@pytest.mark.parametrize(
+    "written", ["file", "jdbc", "SpillableMemory", "org.apache.flume.channel.file.FileChannel"]
+)
+def test_channel_types_not_supported_yet(tmp_path: Path, written: str) -> None:
+    text = config().replace("a.channels.c1.type = memory", f"a.channels.c1.type = {written}")
+    assert problems(tmp_path, text) == [
+        (6, "a.channels.c1.type", f"type {written} is not supported yet")
+    ]
+
+
+def test_unknown_type(tmp_path: Path) -> None:
+    assert problems(tmp_path, config(source="exce", sink="com.example.MySink")) == [
+        (7, "a.sources.r1.type", "unknown type exce"),
+        (8, "a.sinks.k1.type", "unknown type com.example.MySink"),
+    ]
