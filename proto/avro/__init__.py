@@ -20,7 +20,7 @@ from .protocol import FLUME_PROTOCOL, Protocol, Status
 from .server import Call, ServerConnection
 
 __all__ = [
-    "FLUME_PROTOCOL", "Call", "ClientConnection", "FrameTooLarge", "HandshakeError", "KnownProtocols",
-    "MalformedFrame", "NotReady", "Protocol", "ProtocolError", "Reply", "ServerConnection", "Status",
-    "UnknownMessage", "UnknownSerial",
+    "FLUME_PROTOCOL", "Call", "ClientConnection", "FrameTooLarge", "HandshakeError",
+    "KnownProtocols", "MalformedFrame", "NotReady", "Protocol", "ProtocolError", "Reply",
+    "ServerConnection", "Status", "UnknownMessage", "UnknownSerial",
 ]

@@ -44,7 +44,7 @@ def encode_string(text: str) -> bytes:
 
 
 def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
-    """One raw (still zig-zag encoded) varint at `pos`; MalformedFrame when truncated or too long."""
+    """One raw (still zig-zag encoded) varint; MalformedFrame when truncated or too long."""
     acc = shift = 0
     end = min(len(buf), pos + MAX_VARINT_BYTES)
     while pos < end:
@@ -68,7 +68,7 @@ def read_length(buf: bytes, pos: int) -> tuple[int, int]:
     """A string/bytes length that must fit in what is left of `buf`."""
     length, pos = read_long(buf, pos)
     if length < 0 or length > len(buf) - pos:
-        raise MalformedFrame(f"length {length} at offset {pos} exceeds the {len(buf) - pos} bytes left")
+        raise MalformedFrame(f"length {length} at offset {pos}, {len(buf) - pos} bytes left")
     return length, pos
 
 
@@ -95,7 +95,7 @@ def read_block_count(buf: bytes, pos: int) -> tuple[int, int]:
         if size < 0:
             raise MalformedFrame(f"negative block size {size}")
     if count * 2 > len(buf) - pos:
-        raise MalformedFrame(f"block of {count} items at offset {pos} cannot fit in {len(buf) - pos} bytes")
+        raise MalformedFrame(f"block of {count} items at offset {pos}, {len(buf) - pos} bytes left")
     return count, pos
 
 

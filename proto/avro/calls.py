@@ -47,8 +47,9 @@ def _buffers(handshake: bytes, result: bytes) -> list[Buffer]:
     return [*java_chunks(handshake), EMPTY_META, *java_chunks(result)]
 
 
-def read_response(payload: bytes, pos: int, symbols: tuple[str, ...]) -> tuple[Status | None, str | None]:
-    """(status, None) or (None, error text); `symbols` is the server's Status enum, matched by name."""
+def read_response(payload: bytes, pos: int,
+                  symbols: tuple[str, ...]) -> tuple[Status | None, str | None]:
+    """(status, None) or (None, error text); `symbols`: the server's Status enum, read by name."""
     pos = skip_bytes_map(payload, pos)
     if pos >= len(payload):
         raise MalformedFrame("response ends before its error flag")

@@ -44,7 +44,7 @@ class _Call:
 
 
 class ClientConnection:
-    """Calls in, frames out; replies decoded by serial. Raises ProtocolError: close the connection."""
+    """Calls in, frames out, replies by serial. On ProtocolError close the connection."""
 
     def __init__(self, protocol: Protocol = FLUME_PROTOCOL, remote: Protocol | None = None, *,
                  max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES, max_buffers: int | None = None,
@@ -102,7 +102,8 @@ class ClientConnection:
                 if pos is None:
                     out.append(self._send(call))
                     continue
-                status, error = read_response(payload, pos, self.remote.status_symbols(call.message))
+                symbols = self.remote.status_symbols(call.message)
+                status, error = read_response(payload, pos, symbols)
                 replies.append(Reply(call.serial, status, error))
         return out, replies
 
@@ -118,10 +119,12 @@ class ClientConnection:
         handshake = b""
         if not self._established:
             text = self.protocol.text if self._send_text else None
-            handshake = encode_request(HandshakeRequest(self.protocol.md5, text, self.remote.md5, {}))
+            request = HandshakeRequest(self.protocol.md5, text, self.remote.md5, {})
+            handshake = encode_request(request)
             self._handshake_serial = serial
         self._calls[serial] = call
-        frame = encode_frame(serial, [*java_chunks(request_head(handshake, call.message)), *call.params])
+        head = java_chunks(request_head(handshake, call.message))
+        frame = encode_frame(serial, [*head, *call.params])
         return self._deflate.compress(frame) if self._deflate is not None else frame
 
     def _read_handshake(self, payload: bytes) -> int | None:

@@ -88,21 +88,25 @@ def decode_events(buf: bytes, pos: int = 0) -> tuple[Headers, list[bytes], int]:
 
 
 def _decode_events(buf: bytes, pos: int) -> tuple[Headers, list[bytes], int]:
+    """One loop on purpose: a function call per event would cost more than decoding it."""
     size = len(buf)
     headers: list[dict[str, str]] = []
     bodies: list[bytes] = []
     add_headers, add_body = headers.append, bodies.append
     previous_raw, previous = EMPTY, {}
+    reused = False
     while True:
         count, pos = read_block_count(buf, pos)
         if not count:
             if not any(headers):
                 return None, bodies, pos
-            # Events that shared a map get a dict each: interceptors set headers in place.
-            return [event_headers.copy() for event_headers in headers], bodies, pos
+            if reused:  # events sharing a map get a dict each: interceptors set headers in place
+                return [event_headers.copy() for event_headers in headers], bodies, pos
+            return headers, bodies, pos
         for _ in range(count):
             if buf.startswith(previous_raw, pos):
                 pos += len(previous_raw)
+                reused = True
             else:
                 start = pos
                 previous, pos = _decode_map(buf, pos)
@@ -117,16 +121,23 @@ def _decode_events(buf: bytes, pos: int) -> tuple[Headers, list[bytes], int]:
             else:
                 length, pos = read_varint(buf, pos)
             if length & 1 or length >> 1 > size - pos:
-                raise MalformedFrame(f"body length at offset {pos} is negative or over the {size - pos} bytes left")
+                raise MalformedFrame(f"bad body length at offset {pos}, {size - pos} bytes left")
             length >>= 1
             add_body(buf[pos:pos + length])
             pos += length
 
 
 def _decode_map(buf: bytes, pos: int) -> tuple[dict[str, str], int]:
+    """A map<string>; runs once per event when a header varies (a timestamp), hence the inline
+    fast path for the usual block count below 64."""
     result: dict[str, str] = {}
     while True:
-        count, pos = read_block_count(buf, pos)
+        count = buf[pos]  # IndexError when truncated; an even byte below 0x80 is a count of byte/2
+        if count < 0x80 and not count & 1 and count < len(buf) - pos:
+            pos += 1
+            count >>= 1
+        else:
+            count, pos = read_block_count(buf, pos)
         if not count:
             return result, pos
         for _ in range(count):
@@ -145,6 +156,6 @@ def _string(buf: bytes, pos: int) -> tuple[str, int]:
     else:
         length, pos = read_varint(buf, pos)
     if length & 1 or length >> 1 > len(buf) - pos:
-        raise MalformedFrame(f"string length at offset {pos} is negative or over the {len(buf) - pos} bytes left")
+        raise MalformedFrame(f"bad string length at offset {pos}, {len(buf) - pos} bytes left")
     end = pos + (length >> 1)
     return buf[pos:end].decode("utf-8"), end

@@ -57,7 +57,9 @@ class FrameDecoder:
     def __init__(self, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
                  max_buffers: int | None = None) -> None:
         self.max_frame_bytes = max_frame_bytes
-        self.max_buffers = default_max_buffers(max_frame_bytes) if max_buffers is None else max_buffers
+        if max_buffers is None:
+            max_buffers = default_max_buffers(max_frame_bytes)
+        self.max_buffers = max_buffers
         self._buf = bytearray()
         self._start = 0      # offset of the current frame in _buf
         self._reset_frame()

@@ -67,13 +67,15 @@ class HandshakeResponse:
 
 
 def encode_request(request: HandshakeRequest) -> bytes:
-    return _write(REQUEST_SCHEMA, {"clientHash": request.client_hash, "clientProtocol": request.client_protocol,
-                                   "serverHash": request.server_hash, "meta": request.meta})
+    return _write(REQUEST_SCHEMA, {
+        "clientHash": request.client_hash, "clientProtocol": request.client_protocol,
+        "serverHash": request.server_hash, "meta": request.meta})
 
 
 def encode_response(response: HandshakeResponse) -> bytes:
-    return _write(RESPONSE_SCHEMA, {"match": response.match.value, "serverProtocol": response.server_protocol,
-                                    "serverHash": response.server_hash, "meta": response.meta})
+    return _write(RESPONSE_SCHEMA, {
+        "match": response.match.value, "serverProtocol": response.server_protocol,
+        "serverHash": response.server_hash, "meta": response.meta})
 
 
 def decode_request(payload: bytes) -> tuple[HandshakeRequest, int]:

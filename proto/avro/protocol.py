@@ -48,13 +48,14 @@ _TYPES_AND_MESSAGES = (
     '{"type":"array","items":"AvroFlumeEvent"}}],"response":"Status"}}}'
 )
 # json.dumps escapes the doc's quotes and newlines exactly as Java's printer does.
-FLUME_PROTOCOL_TEXT = ('{"protocol":"AvroSourceProtocol","namespace":"org.apache.flume.source.avro",'
+FLUME_PROTOCOL_TEXT = ('{"protocol":"AvroSourceProtocol",'
+                       '"namespace":"org.apache.flume.source.avro",'
                        f'"doc":{json.dumps(_LICENCE)},{_TYPES_AND_MESSAGES}')
 
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 _NAMED_KINDS = frozenset({"record", "error", "enum", "fixed"})
 MAX_SHAPE_NODES = 10_000  # Flume's protocol has 15
-Shape = Any  # nested tuples of str/int: ("record", name, ((field, shape), ...)), ("map", shape), ...
+Shape = Any  # nested tuples: "string", ("map", shape), ("record", name, ((field, shape), ...))
 
 
 class Status(enum.Enum):
@@ -81,7 +82,8 @@ class Protocol:
             shapes = _Shapes(doc)
             requests, responses = {}, {}
             for message, spec in doc.get("messages", {}).items():
-                requests[message] = tuple((p["name"], shapes.of(p["type"])) for p in spec["request"])
+                params = spec["request"]
+                requests[message] = tuple((p["name"], shapes.of(p["type"])) for p in params)
                 responses[message] = shapes.of(spec["response"])
             name = doc["protocol"]
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
@@ -142,7 +144,8 @@ class _Shapes:
         if kind in ("record", "error"):
             name = node["name"].rsplit(".", 1)[-1]
             fields = node["fields"]
-            return ("record", name, tuple((f["name"], self.of(f["type"], seen | {name})) for f in fields))
+            inner = seen | {name}
+            return ("record", name, tuple((f["name"], self.of(f["type"], inner)) for f in fields))
         if kind == "enum":
             return ("enum", node["name"].rsplit(".", 1)[-1], tuple(str(s) for s in node["symbols"]))
         if kind == "fixed":
@@ -159,7 +162,8 @@ def _reference_schemas() -> tuple[dict, dict, dict]:
     """fastavro schemas of Status, AvroFlumeEvent and array<AvroFlumeEvent>, from the text above."""
     doc = json.loads(FLUME_PROTOCOL_TEXT)
     status, event = ({**t, "namespace": doc["namespace"]} for t in doc["types"])
-    return parse_schema(status), parse_schema(event), parse_schema({"type": "array", "items": event})
+    events = {"type": "array", "items": event}
+    return parse_schema(status), parse_schema(event), parse_schema(events)
 
 
 # The reference for every Flume schema (DESIGN 3b): the fast codec is tested against these.

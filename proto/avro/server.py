@@ -38,7 +38,7 @@ class Call(NamedTuple):
 
 
 class ServerConnection:
-    """Bytes in, calls out; answers encoded by serial. Raises ProtocolError: close the connection."""
+    """Bytes in, calls out, answers by serial. On ProtocolError close the connection."""
 
     def __init__(self, known: KnownProtocols | None = None, *,
                  max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES, max_buffers: int | None = None,
@@ -47,7 +47,8 @@ class ServerConnection:
         self._frames = FrameDecoder(max_frame_bytes, max_buffers)
         self._remote: Protocol | None = None     # the client's protocol, once a handshake succeeded
         self._compatible: frozenset[str] = frozenset()
-        self._pending: dict[int, tuple[bytes, str]] = {}  # serial -> (handshake response to prefix, message)
+        # serial -> (the handshake response its answer starts with, message)
+        self._pending: dict[int, tuple[bytes, str]] = {}
         self._deflate = Compressor(deflate_level) if deflate_level is not None else None
         self._inflate = Decompressor() if deflate_level is not None else None
 

@@ -43,13 +43,15 @@ class Agent:
         self.log = workdir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> "Agent":
+    def start(self, wait: bool = True) -> "Agent":
+        """Launch the agent; with `wait`, return once supervisord reports every program up."""
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 [str(BIN / "zflume"), "agent", "-f", str(self.conf), "-n", self.name,
                  "--run-dir", str(self.run_dir)], cwd=self.workdir, stdout=out,
                 stderr=subprocess.STDOUT)
-        wait_for(lambda: self.running(), 20, f"{self.name}'s programs to run")
+        if wait:
+            wait_for(lambda: self.running(), 20, f"{self.name}'s programs to run")
         return self
 
     def ctl(self, *args: str) -> str:

@@ -36,7 +36,8 @@ def random_batch(rng: random.Random) -> tuple[list[dict[str, str]] | None, list[
     headers = {
         "shared": lambda: [shared] * n,
         "equal": lambda: [dict(shared) for _ in range(n)],
-        "varied": lambda: [{**shared, "seq": str(i), rng.choice(WORDS): rng.choice(WORDS)} for i in range(n)],
+        "varied": lambda: [{**shared, "seq": str(i), rng.choice(WORDS): rng.choice(WORDS)}
+                           for i in range(n)],
         "some-empty": lambda: [rng.choice([{}, shared]) for _ in range(n)],
     }[kind]()
     return headers, bodies
@@ -58,7 +59,8 @@ def test_random_batches_match_fastavro_both_ways(seed: int) -> None:
     assert ours == fast_write(EVENTS_SCHEMA, as_records(headers, bodies))
     assert fast_read(EVENTS_SCHEMA, ours) == as_records(headers, bodies)
     tail = rng.randbytes(5)
-    assert decode_events(b"pre" + ours + tail, 3) == (expected_headers(headers), bodies, 3 + len(ours))
+    expected = (expected_headers(headers), bodies, 3 + len(ours))
+    assert decode_events(b"pre" + ours + tail, 3) == expected
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -72,7 +74,7 @@ def test_single_events_match_fastavro(seed: int) -> None:
 
 
 def block(items: list[bytes], negative: bool) -> bytes:
-    """One array/map block; negative: count < 0 followed by the block's byte size, as Java may read."""
+    """One array/map block; negative: count < 0, then the block's byte size."""
     content = b"".join(items)
     if negative:
         return encode_long(-len(items)) + encode_long(len(content)) + content
@@ -82,7 +84,8 @@ def block(items: list[bytes], negative: bool) -> bytes:
 def encoded_map(pairs: list[tuple[str, str]], blocks: int, negative: bool) -> bytes:
     entries = [encode_string(k) + encode_string(v) for k, v in pairs]
     size = -(-len(entries) // blocks) if entries else 1
-    return b"".join(block(entries[i:i + size], negative) for i in range(0, len(entries), size)) + b"\x00"
+    parts = [block(entries[i:i + size], negative) for i in range(0, len(entries), size)]
+    return b"".join(parts) + b"\x00"
 
 
 @pytest.mark.parametrize("negative", [False, True])

@@ -104,7 +104,8 @@ def known_protocols(session: Session) -> KnownProtocols:
     return known
 
 
-def serve(session: Session, conn: Conn, known: KnownProtocols, chunks: list[bytes]) -> tuple[bytes, list]:
+def serve(session: Session, conn: Conn, known: KnownProtocols,
+          chunks: list[bytes]) -> tuple[bytes, list]:
     """Feed a server the client's chunks, answering each call at once; (bytes sent, calls)."""
     server = ServerConnection(known, deflate_level=6 if session.deflate else None)
     answers = iter(conn.answers)
