@@ -15,7 +15,11 @@ from services.config.load import load_agent
 HERE = "%(here)s"
 ROOT = Path(__file__).resolve().parents[1]
 # (config file, agent name), in start-up order of the listing (supervisord starts them together).
-AGENTS = [("deploy/demo/file_roll_agent.conf", "agentX")]
+# The seed's failover topology: agentX tails var/demo/command.log and fails over from agent1
+# (port 44441) to agent2 (port 44442); the collectors log every event to the terminal.
+AGENTS = [("deploy/demo/failover_collector1.conf", "agent1"),
+          ("deploy/demo/failover_collector2.conf", "agent2"),
+          ("deploy/demo/failover_agent.conf", "agentX")]
 WRITER = f"""[program:writer]
 command = {HERE}/.venv/bin/python -m deploy.writer var/demo/command.log
 directory = {HERE}

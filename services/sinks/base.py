@@ -20,7 +20,6 @@ from services.config.model import AgentConfig
 from services.config.schema import batch_size
 from services.process import Process
 
-IDLE_PROBE_S = 0.5  # how often an idle worker lets its writer check the target
 QUIET_AFTER_STOP_S = 1.0  # on stop: no delivery for this long means the router is done
 
 
@@ -39,7 +38,7 @@ class Writer(Protocol):
         """Deliver a batch; return only once it reached the target, else DeliveryFailed."""
 
     def probe(self) -> tuple[bool, str]:
-        """(healthy, why) of the target, checked while idle."""
+        """(healthy, why) of the target as last seen; called on every PING, must not block."""
 
     def close(self) -> None: ...
 
@@ -54,7 +53,6 @@ class SinkProcess(Process):
         self.router = agent.group_of(name).router_name
         self.jobs: queue.Queue[messages.Message] = queue.Queue()
         self.busy_since = 0.0
-        self.healthy, self.why = True, ""
         self.last_delivery = time.monotonic()
         pull = self.socket(zmq.PULL, bind=self.endpoint(name, "deliver"))
         self.on(pull, self._on_deliver)
@@ -82,7 +80,8 @@ class SinkProcess(Process):
         busy_since = self.busy_since
         state = "BUSY" if busy_since else "IDLE"
         elapsed = int((time.monotonic() - busy_since) * 1000) if busy_since else 0
-        return {"state": state, "elapsed_ms": elapsed, "healthy": self.healthy, "why": self.why}
+        healthy, why = self.writer.probe()
+        return {"state": state, "elapsed_ms": elapsed, "healthy": healthy, "why": why}
 
     # -- worker thread ------------------------------------------------------------------------
     def _work(self) -> None:
@@ -90,11 +89,7 @@ class SinkProcess(Process):
         results.setsockopt(zmq.LINGER, 1000)
         results.connect(self.endpoint(self.router, "results"))
         while True:
-            try:
-                msg = self.jobs.get(timeout=IDLE_PROBE_S)
-            except queue.Empty:
-                self.healthy, self.why = self.writer.probe()
-                continue
+            msg = self.jobs.get()
             self.busy_since = time.monotonic()
             waited_ms = (self.busy_since - msg["stamp"]) * 1000
             if msg["max_wait_ms"] and waited_ms > msg["max_wait_ms"]:
@@ -122,11 +117,8 @@ class SinkProcess(Process):
             return "FAILED", str(exc), False
         except DeliveryFailed as exc:
             self.counters["EventWriteFail"] += n
-            self.healthy = not exc.liveness
-            self.why = str(exc) if exc.liveness else ""
             return "FAILED", str(exc), exc.liveness
         self.counters["EventDrainSuccessCount"] += n
-        self.healthy, self.why = True, ""
         return "DELIVERED", "", False
 
     # -- stop ---------------------------------------------------------------------------------

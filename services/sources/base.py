@@ -5,6 +5,9 @@ of the source, with a sequence number so a retry is stored once. It counts as ac
 required channel answered PUT_OK. A FULL answer backs off and re-sends the same batch; nothing
 read is dropped. At most `WINDOW` batches are in flight: `has_room()` turns false and the
 source stops reading until a channel answers.
+
+A source that can tell its client "no" (avro) passes `on_failed` and a deadline instead: FULL or
+no answer in time calls `on_failed(reason)` once and the batch is the client's to send again.
 """
 from __future__ import annotations
 
@@ -31,8 +34,9 @@ class InFlight:
     waiting: set[str]
     required: set[str]
     on_accepted: Callable[[], None] | None = None
+    on_failed: Callable[[str], None] | None = None
     fulls: int = 0
-    stored: set[str] = field(default_factory=set)
+    rids: dict[str, int] = field(default_factory=dict)  # channel -> request id of its PUT
 
 
 class SourceProcess(Process):
@@ -59,8 +63,13 @@ class SourceProcess(Process):
         return len(self.inflight) < WINDOW
 
     def submit(self, bodies: list[bytes], headers: batch.Headers = None,
-               on_accepted: Callable[[], None] | None = None) -> None:
-        """PUT one batch to every channel; `on_accepted` runs once the required ones took it."""
+               on_accepted: Callable[[], None] | None = None,
+               on_failed: Callable[[str], None] | None = None, deadline_s: float = 0.0) -> None:
+        """PUT one batch to every channel; `on_accepted` runs once the required ones took it.
+
+        With `on_failed`, a FULL answer or no answer within `deadline_s` fails the batch
+        instead of retrying it.
+        """
         if not bodies:
             return
         if headers is None:
@@ -69,13 +78,17 @@ class SourceProcess(Process):
         self.counters["EventReceivedCount"] += len(bodies)
         flight = InFlight(self.seq, batch.encode(bodies, headers), len(bodies),
                           sum(map(len, bodies)), set(self.clients), set(self.required),
-                          on_accepted)
+                          on_accepted, on_failed)
         self.inflight[flight.seq] = flight
+        if on_failed is not None and deadline_s > 0:
+            self.after(deadline_s, lambda: self._fail(flight, "channel did not answer in time"))
         for ch in self.clients:
             self._put(ch, flight)
 
     def _put(self, ch: str, flight: InFlight) -> None:
-        self.clients[ch].request("PUT", self.put_timeout[ch], [flight.blob], context=flight.seq,
+        if flight.seq not in self.inflight:
+            return  # failed back to its client meanwhile
+        flight.rids[ch] = self.clients[ch].request("PUT", self.put_timeout[ch], [flight.blob], context=flight.seq,
                                  src=self.inc, seq=flight.seq, n=flight.n, nbytes=flight.nbytes)
 
     def _on_reply(self, ch: str, msg: messages.Message, pending: Pending) -> None:
@@ -95,6 +108,9 @@ class SourceProcess(Process):
 
     def _full(self, ch: str, flight: InFlight, reason: str) -> None:
         """Back off and offer the same batch again; an optional channel is given up on."""
+        if flight.on_failed is not None:
+            self._fail(flight, reason)
+            return
         self.counters["ChannelWriteFail"] += 1
         if ch not in flight.required:
             flight.waiting.discard(ch)
@@ -114,9 +130,19 @@ class SourceProcess(Process):
             return
         del self.inflight[flight.seq]
         self.counters["EventAcceptedCount"] += flight.n
-        self.counters["AppendBatchAcceptedCount"] += 1
         if flight.on_accepted:
             flight.on_accepted()
+        self.resume()
+
+    def _fail(self, flight: InFlight, reason: str) -> None:
+        """Give a batch back to the client that sent it (it will retry or fail over)."""
+        if self.inflight.pop(flight.seq, None) is None:
+            return
+        for ch, rid in flight.rids.items():
+            self.clients[ch].forget(rid)
+        self.counters["ChannelWriteFail"] += 1
+        if flight.on_failed:
+            flight.on_failed(reason)
         self.resume()
 
     def resume(self) -> None:

@@ -1,0 +1,152 @@
+"""The avro sink: Flume's AvroSink, a client of a collector's AvroSourceProtocol.
+
+Deliveries go over one connection, used by the sink's worker thread; a prober thread keeps a
+second connection and sends an empty appendBatch every PROBE_INTERVAL_S (on its first call the
+handshake is the probe), so a killed collector is seen within a second and a frozen one within
+PROBE_TIMEOUT_S plus a heartbeat, long before the 20 s request timeout a delivery would wait.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from proto import batch
+from proto.avro.client import ClientConnection
+from proto.avro.errors import ProtocolError as AvroProtocolError
+from proto.avro.protocol import Protocol, Status
+from services.config.model import AgentConfig
+from services.sinks.base import DeliveryFailed, SinkProcess
+
+READ_BYTES = 65536
+PROBE_INTERVAL_S = 0.5
+PROBE_TIMEOUT_S = 1.0
+
+
+class AvroCaller:
+    """One blocking connection to a collector, for one thread; reconnects on the next call."""
+
+    # The server's protocol per address, learnt by a handshake, shared by both connections.
+    remotes: dict[tuple[str, int], Protocol] = {}
+
+    def __init__(self, params: dict[str, Any], counters: Counter) -> None:
+        self.address = (params["hostname"], params["port"])
+        self.connect_timeout_s = params["connect-timeout"] / 1000.0
+        self.request_timeout_s = params["request-timeout"] / 1000.0
+        self.deflate = (params["compression-level"] if params["compression-type"] == "deflate"
+                        else None)
+        self.counters = counters
+        self.sock: socket.socket | None = None
+        self.conn: ClientConnection | None = None
+        self.opened_at = 0.0
+
+    def call(self, headers: batch.Headers, bodies: list[bytes], limit_s: float = 0.0) -> None:
+        """appendBatch; returns on OK, raises DeliveryFailed otherwise (and drops the link)."""
+        try:
+            self._connect()
+            status, error = self._round_trip(headers, bodies, limit_s)
+        except (OSError, AvroProtocolError) as exc:
+            self.close()
+            raise DeliveryFailed(f"{self._name()}: {exc or type(exc).__name__}", True) from exc
+        if error is not None or status is not Status.OK:
+            raise DeliveryFailed(f"{self._name()} answered {error or status.name}", False)
+
+    def _connect(self) -> None:
+        if self.sock is not None:
+            return
+        try:
+            self.sock = socket.create_connection(self.address, timeout=self.connect_timeout_s)
+        except OSError:
+            self.counters["ConnectionFailedCount"] += 1
+            raise
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.conn = ClientConnection(remote=self.remotes.get(self.address),
+                                     deflate_level=self.deflate)
+        self.opened_at = time.monotonic()
+        self.counters["ConnectionCreatedCount"] += 1
+
+    def _round_trip(self, headers: batch.Headers, bodies: list[bytes],
+                    limit_s: float) -> tuple[Status | None, str | None]:
+        """Send one call and read until its reply; the first call (handshake) is bounded by
+        connect-timeout, later ones by request-timeout, as Flume's client does."""
+        first = not self.conn.established
+        timeout = self.connect_timeout_s if first else self.request_timeout_s
+        deadline = time.monotonic() + (min(timeout, limit_s) if limit_s else timeout)
+        serial, data = self.conn.append_batch(headers, bodies)
+        self.sock.sendall(data)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("no answer in time")
+            self.sock.settimeout(left)
+            data = self.sock.recv(READ_BYTES)
+            if not data:
+                raise ConnectionResetError("collector closed the connection")
+            out, replies = self.conn.feed(data)
+            for chunk in out:
+                self.sock.sendall(chunk)
+            if self.conn.established:
+                self.remotes[self.address] = self.conn.remote
+            for reply in replies:
+                if reply.serial == serial:
+                    return reply.status, reply.error
+
+    def age_s(self) -> float:
+        return time.monotonic() - self.opened_at if self.sock is not None else 0.0
+
+    def close(self) -> None:
+        if self.sock is None:
+            return
+        try:
+            self.sock.sendall(self.conn.close())
+        except OSError:
+            pass  # the connection is being dropped anyway
+        self.sock.close()
+        self.sock = None
+        self.conn = None
+        self.counters["ConnectionClosedCount"] += 1
+
+    def _name(self) -> str:
+        return f"collector {self.address[0]}:{self.address[1]}"
+
+
+class AvroWriter:
+    """Delivers batches over the delivery connection; health comes from the prober."""
+
+    def __init__(self, params: dict[str, Any], counters: Counter) -> None:
+        self.caller = AvroCaller(params, counters)
+        self.reset_s = float(params["reset-connection-interval"])
+        self.prober = AvroCaller(params, Counter())
+        self.healthy, self.why = False, "not probed yet"
+        threading.Thread(target=self._probe_loop, name="prober", daemon=True).start()
+
+    def write(self, headers: batch.Headers, bodies: list[bytes]) -> None:
+        if self.reset_s and self.caller.age_s() >= self.reset_s:
+            self.caller.close()  # reset-connection-interval: only ever between batches
+        self.caller.call(headers, bodies)
+
+    def probe(self) -> tuple[bool, str]:
+        return self.healthy, self.why
+
+    def _probe_loop(self) -> None:
+        while True:
+            started = time.monotonic()
+            try:
+                self.prober.call(None, [], PROBE_TIMEOUT_S)
+                self.healthy, self.why = True, ""
+            except DeliveryFailed as exc:
+                self.healthy, self.why = False, str(exc)
+            time.sleep(max(0.0, PROBE_INTERVAL_S - (time.monotonic() - started)))
+
+    def close(self) -> None:
+        self.caller.close()
+
+
+class AvroSink(SinkProcess):
+    def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
+        params = agent.sinks[name].params
+        counters = Counter()
+        super().__init__(agent, name, run_dir, AvroWriter(params, counters))
+        self.writer.caller.counters = self.counters

@@ -1,0 +1,165 @@
+"""The avro source: Flume's AvroSource, serving AvroSourceProtocol over Avro's Netty framing.
+
+Every connection is a proto.avro.ServerConnection fed from the main loop. An appendBatch is
+answered OK only once every required channel accepted the whole batch; FAILED when a channel is
+full or has not answered within `put-timeout`, so an upstream agent fails over instead of
+waiting out its request timeout. An empty appendBatch (a heartbeat probe) is answered OK only if
+every required channel answered a ping within the last two heartbeat intervals. A connection
+that sends anything malformed is counted, logged and closed; the others carry on.
+"""
+from __future__ import annotations
+
+import socket
+import time
+
+from proto.avro.errors import ProtocolError as AvroProtocolError
+from proto.avro.handshake import KnownProtocols
+from proto.avro.protocol import Status
+from proto.avro.server import Call, ServerConnection
+from services.config.model import AgentConfig
+from services.pirate import Pinger
+from services.sources.base import SourceProcess
+
+READ_BYTES = 65536
+CHANNEL_PING_S = 0.5
+SEND_TIMEOUT_S = 2.0  # a client that does not read its answers is dropped, not waited for
+
+
+class AvroConnection:
+    def __init__(self, sock: socket.socket, peer: str, conn: ServerConnection) -> None:
+        self.sock = sock
+        self.peer = peer
+        self.conn = conn
+        self.open = True
+
+
+class AvroSource(SourceProcess):
+    def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
+        super().__init__(agent, name, run_dir)
+        p = self.conf.params
+        self.put_timeout_s = p["put-timeout"] / 1000.0
+        self.max_connections = p["max-connections"]
+        self.max_frame = p["max-frame-bytes"]
+        self.deflate = p["compression-level"] if p["compression-type"] == "deflate" else None
+        self.known = KnownProtocols()
+        self.conns: dict[int, AvroConnection] = {}
+        self.channel_seen: dict[str, float] = {}
+        for ch in self.required:
+            Pinger(self, self.endpoint(ch, "ctl"), CHANNEL_PING_S,
+                   lambda msg, ch=ch: self.channel_seen.__setitem__(ch, time.monotonic()),
+                   lambda: None)
+        self.server = socket.create_server((p["bind"], p["port"]), backlog=128)
+        self.server.setblocking(False)
+        self.on(self.server.fileno(), self._accept)
+        self.log.info("listening on %s:%d", p["bind"], p["port"])
+
+    def _accept(self, fd: int) -> None:
+        try:
+            sock, addr = self.server.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        if len(self.conns) >= self.max_connections:
+            self.counters["RefusedConnectionCount"] += 1
+            self.log.warning("refused %s: max-connections %d reached", addr, self.max_connections)
+            sock.close()
+            return
+        sock.settimeout(SEND_TIMEOUT_S)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn = ServerConnection(self.known, max_frame_bytes=self.max_frame,
+                                deflate_level=self.deflate)
+        self.conns[sock.fileno()] = AvroConnection(sock, f"{addr[0]}:{addr[1]}", conn)
+        self.counters["OpenConnectionCount"] = len(self.conns)
+        self.on(sock.fileno(), self._read)
+
+    def _read(self, fd: int) -> None:
+        client = self.conns[fd]
+        try:
+            data = client.sock.recv(READ_BYTES)
+        except (BlockingIOError, InterruptedError, socket.timeout):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._close(client)
+            return
+        try:
+            out, calls = client.conn.feed(data)
+        except AvroProtocolError as exc:
+            self.counters["MalformedFrameCount"] += 1
+            self.log.warning("closing %s: %s", client.peer, exc)
+            self._close(client)
+            return
+        self._write(client, out)
+        for call in calls:
+            self._call(client, call)
+
+    def _call(self, client: AvroConnection, call: Call) -> None:
+        n = len(call.bodies)
+        if call.message == "append":
+            self.counters["AppendReceivedCount"] += 1
+        else:
+            self.counters["AppendBatchReceivedCount"] += 1
+        if n == 0:
+            self._answer(client, call.serial, Status.OK if self._channels_alive() else Status.FAILED)
+            return
+        self.submit(call.bodies, self._headers(call),
+                    on_accepted=lambda: self._accepted(client, call),
+                    on_failed=lambda why: self._failed(client, call, why),
+                    deadline_s=self.put_timeout_s)
+
+    def _headers(self, call: Call):
+        """The client's headers, then this source's interceptors on top."""
+        headers = call.headers
+        own = self.headers_for(len(call.bodies))
+        if own is None:
+            return headers
+        if headers is None:
+            return own
+        for theirs, ours in zip(headers, own):
+            theirs.update(ours)
+        return headers
+
+    def _accepted(self, client: AvroConnection, call: Call) -> None:
+        self.counters["AppendAcceptedCount" if call.message == "append"
+                      else "AppendBatchAcceptedCount"] += 1
+        self._answer(client, call.serial, Status.OK)
+
+    def _failed(self, client: AvroConnection, call: Call, why: str) -> None:
+        self.log.warning("answering FAILED to %s (%d events): %s", client.peer,
+                         len(call.bodies), why)
+        self._answer(client, call.serial, Status.FAILED)
+
+    def _channels_alive(self) -> bool:
+        now = time.monotonic()
+        return all(now - self.channel_seen.get(ch, 0.0) < 2 * CHANNEL_PING_S
+                   for ch in self.required)
+
+    def _answer(self, client: AvroConnection, serial: int, status: Status) -> None:
+        if client.open:
+            self._write(client, [client.conn.answer(serial, status)])
+
+    def _write(self, client: AvroConnection, chunks: list[bytes]) -> None:
+        try:
+            for chunk in chunks:
+                client.sock.sendall(chunk)
+        except OSError as exc:
+            self.log.warning("closing %s: %s", client.peer, exc)
+            self._close(client)
+
+    def _close(self, client: AvroConnection) -> None:
+        if not client.open:
+            return
+        client.open = False
+        self.off(client.sock.fileno())
+        self.conns.pop(client.sock.fileno(), None)
+        client.sock.close()
+        self.counters["OpenConnectionCount"] = len(self.conns)
+
+    def begin_stop(self) -> None:
+        """Accept nothing new; batches already received are put (or failed) before exit."""
+        self.off(self.server.fileno())
+        self.server.close()
+
+    def close(self) -> None:
+        for client in list(self.conns.values()):
+            self._close(client)
