@@ -9,6 +9,7 @@ import os
 import shlex
 from dataclasses import dataclass
 
+from services.config.scale import instance
 from services.config.model import AgentConfig
 from services.endpoints import endpoint
 
@@ -60,23 +61,42 @@ def supervisord_header(paths: Paths) -> str:
             f"[supervisorctl]\nserverurl = unix://{sock}\n")
 
 
-def agent_programs(agent: AgentConfig, conf_file: str, run_dir: str, paths: Paths) -> str:
-    """The [program:...] sections and the [group:...] of one agent."""
+def agent_programs(agent: AgentConfig, conf_file: str, run_dir: str, paths: Paths,
+                   extra: tuple[str, ...] = ()) -> str:
+    """The [program:...] sections and the [group:...] of one agent.
+
+    `extra` are options every component command carries (`--instance 2`, `--collectors ...`),
+    so each process applies the same transform to the config it loads.
+    """
     sections, names = [], []
     for kind, name in components(agent):
         program = f"{agent.name}-{name}"
         names.append(program)
         command = " ".join([paths.zflume, "component", "-f", _quote(conf_file), "-n", agent.name,
-                            "--kind", kind, "--component", name, "--run-dir", _quote(run_dir)])
+                            "--kind", kind, "--component", name, "--run-dir", _quote(run_dir),
+                            *extra])
         sections.append(f"[program:{program}]\ncommand = {command}\n"
                         f"directory = {paths.workdir}\n{PROGRAM_OPTIONS}")
     sections.append(f"[group:{agent.name}]\nprograms = {','.join(names)}\n")
     return "\n".join(sections)
 
 
-def render_agent(agent: AgentConfig, conf_file: str, run_dir: str, paths: Paths) -> str:
+def render_agent(agent: AgentConfig, conf_file: str, run_dir: str, paths: Paths,
+                 extra: tuple[str, ...] = ()) -> str:
     """The whole supervisord config of one agent run by `zflume agent`."""
-    return supervisord_header(paths) + "\n" + agent_programs(agent, conf_file, run_dir, paths)
+    return (supervisord_header(paths) + "\n"
+            + agent_programs(agent, conf_file, run_dir, paths, extra))
+
+
+def render_instances(agent: AgentConfig, conf_file: str, run_dir: str, paths: Paths,
+                     count: int) -> str:
+    """N copies of a collector, NAME-1 .. NAME-N, each in its own run directory under run_dir."""
+    sections = [supervisord_header(paths)]
+    for i in range(1, count + 1):
+        copy = instance(agent, i)
+        sections.append(agent_programs(copy, conf_file, os.path.join(run_dir, copy.name), paths,
+                                       ("--instance", str(i))))
+    return "\n".join(sections)
 
 
 def _quote(path: str) -> str:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import logging
 
+from services.config import scale
 from services import rundir
 from services.config.load import load_agent
-from services.config.model import ConfigErrors
+from services.config.model import AgentConfig, ConfigErrors
 from services.endpoints import EndpointError
 from services.process import setup_logging
 from services.registry import process_class
@@ -13,17 +14,31 @@ from services.registry import process_class
 log = logging.getLogger("zflume.runner")
 
 
-def run_component(conf_file: str, agent_name: str, kind: str, name: str, run_dir: str) -> int:
-    """Load the agent's config and run one of its components until it stops."""
+def scaled(agent: AgentConfig, instance: int = 0, collectors: str = "") -> AgentConfig:
+    """The agent after `--instance` / `--collectors`, as both renderer and processes see it."""
+    if collectors:
+        agent = scale.over_collectors(agent, *scale.parse_collectors(collectors))
+    if instance:
+        agent = scale.instance(agent, instance)
+    return agent
+
+
+def run_component(conf_file: str, agent_name: str, kind: str, name: str, run_dir: str,
+                  instance: int = 0, collectors: str = "") -> int:
+    """Load the agent's config and run one of its components until it stops.
+
+    `instance` and `collectors` are the scaling transforms of deploy.scale, applied here exactly
+    as the renderer applied them.
+    """
     setup_logging()
     try:
-        agent = load_agent(conf_file, agent_name)
+        agent = scaled(load_agent(conf_file, agent_name), instance, collectors)
         run_dir = rundir.prepare(run_dir)
         process = process_class(agent, kind, name)(agent, name, run_dir)
     except ConfigErrors as exc:
         log.error("configuration errors:\n%s", exc)
         return 2
-    except (EndpointError, rundir.RunDirError) as exc:
+    except (EndpointError, rundir.RunDirError, ValueError) as exc:
         log.error("%s", exc)
         return 2
     return process.run()

@@ -111,3 +111,54 @@ def lines_in(directory: Path) -> list[int]:
 def duplicates(*lists: list[int]) -> int:
     counts = collections.Counter(n for numbers in lists for n in numbers)
     return sum(count - 1 for count in counts.values() if count > 1)
+
+
+def free_ports(count: int) -> int:
+    """A base port with `count` consecutive free ports on 127.0.0.1."""
+    import random
+    import socket
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 60000)
+        socks = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError("no free ports")
+
+
+def port_open(port: int) -> bool:
+    import socket
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def collector_conf(name: str, port: int, out: str, capacity: int = 1000) -> str:
+    """The seed's collector (avro -> memory -> logger) with a file_roll sink to count with."""
+    return f"""
+{name}.sources = s
+{name}.channels = ch
+{name}.sinks = k
+{name}.sources.s.type = avro
+{name}.sources.s.bind = 127.0.0.1
+{name}.sources.s.port = {port}
+{name}.sources.s.channels = ch
+{name}.channels.ch.type = memory
+{name}.channels.ch.capacity = {capacity}
+{name}.channels.ch.transactionCapacity = 100
+{name}.sinks.k.type = file_roll
+{name}.sinks.k.channel = ch
+{name}.sinks.k.sink.directory = {out}
+{name}.sinks.k.sink.rollInterval = 0
+"""
