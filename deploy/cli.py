@@ -1,18 +1,32 @@
-"""The `zflume` command: agent, render, check, status (and `component`, run by supervisord)."""
+"""The `zflume` command: agent, render, check, status (and `component`, run by supervisord).
+
+Exit status: 0 on success, 1 when `check` found problems or `status` reached no component, 2
+when the command could not run (bad config, unusable run directory, missing program).
+"""
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+from typing import IO
 
 from deploy import render, status
 from services import rundir
 from services.config.load import check_file, load_agent
-from services.config.model import ConfigErrors
+from services.config.model import AgentConfig, ConfigErrors
 from services.endpoints import EndpointError
+
+
+class CliError(Exception):
+    """A problem the user has to fix; printed as is on stderr, `code` is the exit status."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _agent_args(parser: argparse.ArgumentParser) -> None:
@@ -20,7 +34,7 @@ def _agent_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-f", "--conf-file", dest="conf_file", required=True)
     parser.add_argument("-n", "--name", dest="name", required=True)
     parser.add_argument("-c", "--conf", dest="conf_dir", help="ignored (Flume's conf dir)")
-    parser.add_argument("--run-dir", dest="run_dir")
+    parser.add_argument("--run-dir", dest="run_dir", help="default: var/run/NAME")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,29 +55,41 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args: argparse.Namespace):
+def _run_dir(args: argparse.Namespace) -> str:
+    return os.path.abspath(args.run_dir or os.path.join("var", "run", args.name))
+
+
+def _load(args: argparse.Namespace) -> AgentConfig:
     try:
         return load_agent(args.conf_file, args.name)
     except ConfigErrors as exc:
-        print(exc, file=sys.stderr)
-        sys.exit(2)
+        raise CliError(str(exc)) from exc
 
 
-def _paths(args: argparse.Namespace, run_dir: str) -> render.Paths:
-    zflume = os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), "zflume")
-    return render.Paths(zflume=zflume, workdir=os.getcwd(), control=run_dir)
+def _program(name: str) -> str:
+    """An executable of this installation: beside the running `zflume`, else beside Python."""
+    for directory in (os.path.dirname(os.path.abspath(sys.argv[0])),
+                      os.path.dirname(sys.executable)):
+        path = os.path.join(directory, name)
+        if os.access(path, os.X_OK):
+            return path
+    found = shutil.which(name)
+    if found is None:
+        raise CliError(f"zflume: cannot find the {name} program of this installation")
+    return found
 
 
 def _rendered(args: argparse.Namespace) -> tuple[str, str]:
+    """(run dir, supervisord config) of the agent; every path checked against the OS limit."""
     agent = _load(args)
-    run_dir = os.path.abspath(args.run_dir or os.path.join("var", "run", args.name))
+    run_dir = _run_dir(args)
     try:
         render.check_endpoints(agent, run_dir)
-    except EndpointError as exc:
-        print(f"zflume: {exc}", file=sys.stderr)
-        sys.exit(2)
-    conf_file = os.path.abspath(args.conf_file)
-    return run_dir, render.render_agent(agent, conf_file, run_dir, _paths(args, run_dir))
+        rundir.check_control_socket(run_dir)
+    except (EndpointError, rundir.RunDirError) as exc:
+        raise CliError(f"zflume: {exc}") from exc
+    paths = render.Paths(zflume=_program("zflume"), workdir=os.getcwd(), control=run_dir)
+    return run_dir, render.render_agent(agent, os.path.abspath(args.conf_file), run_dir, paths)
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -72,6 +98,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """Every problem as `FILE:LINE: key: message` on stdout; warnings on stderr."""
     errors, warnings = check_file(args.conf_file, args.name)
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
@@ -81,38 +108,60 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    print(json.dumps(status.collect(args.run_dir), indent=1, sort_keys=True))
+    reports = status.collect(args.run_dir)
+    if not reports:
+        raise CliError(f"zflume: no component answered in {os.path.abspath(args.run_dir)}", 1)
+    print(json.dumps(reports, indent=1, sort_keys=True))
     return 0
 
 
-def cmd_agent(args: argparse.Namespace) -> int:
-    """Run supervisord in the foreground for one agent; Ctrl-C or SIGTERM stops every process."""
-    run_dir, text = _rendered(args)
+def _take_run_dir(run_dir: str, text: str) -> tuple[str, IO[str]]:
+    """Prepare and lock the run directory, write the config; (config path, held lock)."""
     try:
         run_dir = rundir.prepare(run_dir)
         held = rundir.lock(run_dir)
     except rundir.RunDirError as exc:
-        print(f"zflume: {exc}", file=sys.stderr)
-        return 2
+        raise CliError(f"zflume: {exc}") from exc
     conf = os.path.join(run_dir, "supervisord.conf")
     with open(conf, "w") as out:
         out.write(text)
-    supervisord = os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), "supervisord")
-    child = subprocess.Popen([supervisord, "-n", "-c", conf])
+    return conf, held
 
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    """Run supervisord in the foreground for one agent; Ctrl-C or SIGTERM stops every process.
+
+    supervisord gets SIGTERM if we die, even by kill -9, so an agent never outlives its command.
+    """
+    from services.sources.exec import parent_death_signal
+    run_dir, text = _rendered(args)
+    conf, held = _take_run_dir(run_dir, text)
+    stop_requested: list[int] = []
+    # Installed before the child exists, so a SIGTERM that arrives early is not lost.
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop_requested.append(signum))
+    signal.signal(signal.SIGINT, lambda signum, frame: stop_requested.append(signum))
+    try:
+        child = subprocess.Popen([_program("supervisord"), "-n", "-c", conf],
+                                 preexec_fn=parent_death_signal(signal.SIGTERM))
+        return _supervise(child, stop_requested)
+    finally:
+        held.close()
+
+
+def _supervise(child: subprocess.Popen[bytes], stop_requested: list[int]) -> int:
+    """Wait for supervisord, passing every stop request on to it as SIGTERM."""
     def forward(signum: int, frame: object) -> None:
         child.send_signal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    code = child.wait()
-    held.close()
-    return code
+    if stop_requested:
+        child.send_signal(signal.SIGTERM)
+    return child.wait()
 
 
 def cmd_component(args: argparse.Namespace) -> int:
     from services.runner import run_component
-    return run_component(args.conf_file, args.name, args.kind, args.component,
-                         args.run_dir or os.path.join("var", "run", args.name))
+    return run_component(args.conf_file, args.name, args.kind, args.component, _run_dir(args))
 
 
 COMMANDS = {"agent": cmd_agent, "render": cmd_render, "check": cmd_check, "status": cmd_status,
@@ -121,7 +170,11 @@ COMMANDS = {"agent": cmd_agent, "render": cmd_render, "check": cmd_check, "statu
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return COMMANDS[args.command](args)
+    try:
+        return COMMANDS[args.command](args)
+    except CliError as exc:
+        print(exc, file=sys.stderr)
+        return exc.code
 
 
 if __name__ == "__main__":

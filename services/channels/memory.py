@@ -3,6 +3,10 @@
 A PUT that does not fit waits up to `keep-alive` seconds for room before it is answered FULL,
 and a TAKE on an empty channel waits up to its `wait_ms`, so neither side busy-polls. Waiting
 requests are answered in arrival order. As in Flume, the contents die with the process.
+
+Subclasses (the file channel) supply their own store through `make_store`, and may hold back
+the replies that promise durability (PUT_OK, COMMIT's answer) through `_durable` until
+`_flush`, which runs once after each burst of requests: that is where a group commit goes.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ class Waiting:
     envelope: list[Any]
     msg: messages.Message
     deadline: float
+    reason: str = ""  # why the store last refused it (a PUT), for the FULL answer
 
 
 class MemoryChannel(Process):
@@ -36,10 +41,7 @@ class MemoryChannel(Process):
         super().__init__(agent, name, run_dir)
         params = agent.channels[name].params
         self.keep_alive_s = float(params["keep-alive"])
-        byte_limit = int(params["byteCapacity"] * (100 - params["byteCapacityBufferPercentage"])
-                         / 100)
-        self.store = MemoryStore(self.inc, params["capacity"], byte_limit,
-                                 float(params["lease-timeout"]), time.monotonic)
+        self.store = self.make_store(params)
         self.counters["ChannelCapacity"] = params["capacity"]
         self.puts: deque[Waiting] = deque()
         self.takes: deque[Waiting] = deque()
@@ -49,13 +51,20 @@ class MemoryChannel(Process):
         self.every(0.05, self._expire_waiting)
         self.every(0.5, self._expire_leases)
 
+    def make_store(self, params: dict[str, Any]) -> MemoryStore:
+        byte_limit = int(params["byteCapacity"] * (100 - params["byteCapacityBufferPercentage"])
+                         / 100)
+        return MemoryStore(self.inc, params["capacity"], byte_limit,
+                           float(params["lease-timeout"]), time.monotonic)
+
     def _on_request(self, sock: zmq.Socket) -> None:
         for _ in range(64):
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
-                return
+                break
             self._handle(frames)
+        self._flush()
 
     def _handle(self, frames: list[Any]) -> None:
         try:
@@ -83,6 +92,13 @@ class MemoryChannel(Process):
         except zmq.ZMQError as exc:  # peer vanished (EHOSTUNREACH never raised without MANDATORY)
             self.log.debug("reply dropped: %s", exc)
 
+    def _durable(self, envelope: list[Any], frames: list[Any]) -> None:
+        """Send a reply that promises the change it answers is kept (memory: at once)."""
+        self._send(envelope, frames)
+
+    def _flush(self) -> None:
+        """End of a burst of requests: nothing to make durable in memory."""
+
     # -- PUT ----------------------------------------------------------------------------------
     def _put(self, envelope: list[Any], msg: messages.Message) -> None:
         self.counters["EventPutAttemptCount"] += msg["n"]
@@ -101,13 +117,14 @@ class MemoryChannel(Process):
             blob = msg.blobs[0]
             blob = blob.bytes if hasattr(blob, "bytes") else blob
             was_new = not self.store.seen(msg["src"], msg["seq"])
-            if self.store.put(msg["src"], msg["seq"], blob, msg["n"], msg["nbytes"]):
-                return
+            waiting.reason = self.store.put(msg["src"], msg["seq"], blob, msg["n"], msg["nbytes"])
+            if waiting.reason:
+                break  # still serve the takes that the puts admitted so far have fed
             self.puts.popleft()
             if was_new:
                 self.counters["EventPutSuccessCount"] += msg["n"]
-            self._send(waiting.envelope, messages.pack("PUT_OK", self.inc, rid=msg["rid"],
-                                                       seq=msg["seq"]))
+            self._durable(waiting.envelope, messages.pack("PUT_OK", self.inc, rid=msg["rid"],
+                                                          seq=msg["seq"]))
         self._serve_takes()
 
     # -- TAKE and transactions ----------------------------------------------------------------
@@ -132,7 +149,9 @@ class MemoryChannel(Process):
 
     def _txn_op(self, envelope: list[Any], msg: messages.Message) -> None:
         txn = msg.txn
+        reply = self._send
         if msg.op == "COMMIT":
+            reply = self._durable
             lease = self.store.leases.get(txn)
             known = self.store.commit(txn)
             if lease is not None:
@@ -143,8 +162,8 @@ class MemoryChannel(Process):
             self._serve_takes()
         else:
             known = self.store.renew(txn)
-        self._send(envelope, messages.pack("OK" if known else "UNKNOWN_TXN", self.inc,
-                                           rid=msg["rid"], txn=txn))
+        reply(envelope, messages.pack("OK" if known else "UNKNOWN_TXN", self.inc,
+                                      rid=msg["rid"], txn=txn))
 
     HANDLERS = {"PUT": _put, "TAKE": _take, "COMMIT": _txn_op, "ROLLBACK": _txn_op,
                 "RENEW": _txn_op}
@@ -154,7 +173,8 @@ class MemoryChannel(Process):
         now = time.monotonic()
         while self.puts and self.puts[0].deadline <= now:
             waiting = self.puts.popleft()
-            reason = self.store.fits(waiting.msg["n"], waiting.msg["nbytes"]) or "channel full"
+            reason = (self.store.fits(waiting.msg["n"], waiting.msg["nbytes"]) or waiting.reason
+                      or "channel full")
             self._send(waiting.envelope, messages.pack(
                 "FULL", self.inc, rid=waiting.msg["rid"], seq=waiting.msg["seq"], reason=reason))
         while self.takes and self.takes[0].deadline <= now:

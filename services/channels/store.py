@@ -1,4 +1,7 @@
-"""The memory channel's transactional queue, with no I/O, so its rules are tested directly.
+"""The channels' transactional queue, with no I/O, so its rules are tested directly.
+
+The memory channel uses it as is; the file channel's store (services.channels.filestore) extends
+it with a write-ahead log and keeps every rule below.
 
 Events are stored as the opaque blobs sources put (proto.batch); a blob is split only when a
 taker asks for fewer events than it holds. Rules (FLUME.md 3.2, DESIGN.md 2):
@@ -12,7 +15,7 @@ taker asks for fewer events than it holds. Rules (FLUME.md 3.2, DESIGN.md 2):
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from proto import batch
@@ -24,11 +27,18 @@ RECENT_COMMITS = 4096
 
 @dataclass
 class Chunk:
-    """One stored blob and what it holds."""
+    """One stored blob and what it holds.
+
+    A durable store also says where the events live (`origin`, the file channel's log record)
+    and which of that record's events the chunk starts at (`first`), so a commit of part of a
+    split blob removes exactly those events.
+    """
 
     blob: bytes
     n: int
     nbytes: int
+    origin: tuple[int, int] | None = None
+    first: int = 0
 
 
 @dataclass
@@ -88,11 +98,23 @@ class MemoryStore:
         reason = self.fits(n, nbytes)
         if reason:
             return reason
-        self.queue.append(Chunk(blob, n, nbytes))
-        self.queued += n
-        self.held_bytes += nbytes
-        self._remember(self._recent_puts, (src, seq), RECENT_PUTS)
+        self.add(Chunk(blob, n, nbytes), src, seq)
         return ""
+
+    def add(self, chunk: Chunk, src: bytes, seq: int) -> None:
+        """Queue a batch that was checked to fit (and, in a durable store, written)."""
+        self.queue.append(chunk)
+        self.queued += chunk.n
+        self.held_bytes += chunk.nbytes
+        self.remember_put(src, seq)
+
+    def remember_put(self, src: bytes, seq: int) -> None:
+        self._remember(self._recent_puts, (src, seq), RECENT_PUTS)
+
+    def recent_puts(self) -> list[tuple[bytes, int]]:
+        """Remembered (source, seq) pairs, oldest first: a durable store writes them down so
+        that dedupe survives a restart."""
+        return list(self._recent_puts)
 
     def take(self, owner: str, owner_inc: bytes, max_n: int) -> Lease | None:
         """Lease up to `max_n` events from the head, or None when empty."""
@@ -163,10 +185,11 @@ class MemoryStore:
 
     def _split_head(self, count: int) -> None:
         head = self.queue.popleft()
-        first, rest = batch.split(head.blob, count)
+        taken, rest = batch.split(head.blob, count)
         share = head.nbytes * count // head.n
-        self.queue.appendleft(Chunk(rest, head.n - count, head.nbytes - share))
-        self.queue.appendleft(Chunk(first, count, share))
+        self.queue.appendleft(replace(head, blob=rest, n=head.n - count,
+                                      nbytes=head.nbytes - share, first=head.first + count))
+        self.queue.appendleft(replace(head, blob=taken, n=count, nbytes=share))
 
     @staticmethod
     def _remember(seen: OrderedDict, key: object, limit: int) -> None:

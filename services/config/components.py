@@ -46,7 +46,12 @@ def apply_schema(owner: tuple[str, str], keys: dict[str, Entry], missing: KeySet
     """Typed params for every key of the owner's table, defaults filled in, in table order."""
     table = schema.TABLES[owner[0]][owner[1]]
     given: dict[str, Any] = {}
+    prefixed: dict[str, dict[str, str]] = {}
     for local, entry in keys.items():
+        prefix = next((p for p in schema.PREFIXED.get(owner, ()) if local.startswith(p)), None)
+        if local not in table and prefix is not None:
+            prefixed.setdefault(prefix + "*", {})[local[len(prefix):]] = entry.value
+            continue
         if local not in table:
             _extra_key(owner, local, entry, report)
             continue
@@ -62,6 +67,8 @@ def apply_schema(owner: tuple[str, str], keys: dict[str, Entry], missing: KeySet
             report.error(missing.line, missing.missing(local), f"missing required key {local}")
         elif local not in keys:
             params[local] = copy.copy(param.default)
+    for prefix in schema.PREFIXED.get(owner, ()):
+        params[prefix + "*"] = prefixed.get(prefix + "*", {})
     return params
 
 

@@ -11,6 +11,7 @@ zflume choices where Flume has none or a machine-dependent one:
     memory byteCapacity 0 = unbounded (Flume: 80 % of the JVM heap, meaningless here)
     memory lease-timeout 10 s, avro source put-timeout 2000 ms and max-frame-bytes 64 MiB
     processor heartbeat.interval 500 ms (0 = off), heartbeat.liveness 3, window 4
+    taildir eventIdHeader true / eventIdHeaderKey eventId: a stable id per line (inode, offset)
 """
 from __future__ import annotations
 
@@ -111,6 +112,21 @@ SOURCES: dict[str, dict[str, Param]] = {
     "netcat": {"bind": req(to_str), "port": req(to_int, PORT),
                "max-line-length": Param(to_int, 512, check=POSITIVE),
                "ack-every-event": Param(to_bool, True), "encoding": Param(to_str, "utf-8")},
+    "taildir": {"filegroups": req(to_list), "positionFile":
+                Param(to_str, "~/.flume/taildir_position.json"),
+                "skipToEnd": Param(to_bool, False),
+                "idleTimeout": Param(to_int, 120000, check=POSITIVE),
+                "writePosInterval": Param(to_int, 3000, check=POSITIVE),
+                "batchSize": Param(to_int, 100, check=POSITIVE),
+                "maxBatchCount": Param(to_int, LONG_MAX, check=POSITIVE),
+                "backoffSleepIncrement": Param(to_int, 1000, check=POSITIVE),
+                "maxBackoffSleep": Param(to_int, 5000, check=POSITIVE),
+                "cachePatternMatching": Param(to_bool, True),
+                "fileHeader": Param(to_bool, False), "fileHeaderKey": Param(to_str, "file"),
+                "byteOffsetHeader": Param(to_bool, False),
+                "maxLineLength": Param(to_int, 0, check=NON_NEGATIVE),  # zflume: 0 = unlimited
+                "eventIdHeader": Param(to_bool, True),  # zflume: stable id per line
+                "eventIdHeaderKey": Param(to_str, "eventId")},  # zflume
     "avro": {"bind": req(to_str), "port": req(to_int, PORT),
              "threads": Param(to_int, 0, check=NON_NEGATIVE), **COMPRESSION,
              "max-connections": Param(to_int, 1000, check=POSITIVE),
@@ -118,7 +134,19 @@ SOURCES: dict[str, dict[str, Param]] = {
              "max-frame-bytes": Param(to_int, 67108864, check=POSITIVE)},  # zflume
 }
 
+_HOME = "~/.flume/file-channel"
 CHANNELS: dict[str, dict[str, Param]] = {
+    "file": {"checkpointDir": Param(to_str, f"{_HOME}/checkpoint"),
+             "dataDirs": Param(lambda text: [d.strip() for d in text.split(",") if d.strip()],
+                               [f"{_HOME}/data"]),
+             "capacity": Param(to_int, 1000000, check=POSITIVE),
+             "transactionCapacity": Param(to_int, 10000, check=POSITIVE),
+             "checkpointInterval": Param(to_int, 30000, check=POSITIVE),  # ms
+             "maxFileSize": Param(to_int, 2146435071, check=POSITIVE),
+             "minimumRequiredSpace": Param(to_int, 524288000, check=NON_NEGATIVE),
+             "keep-alive": Param(to_int, 3, check=NON_NEGATIVE),  # seconds
+             "lease-timeout": Param(to_int, 10, check=POSITIVE),  # zflume, seconds
+             "checkpointOnClose": Param(to_bool, True)},
     "memory": {"capacity": Param(to_int, 100, check=POSITIVE),
                "transactionCapacity": Param(to_int, 100, check=POSITIVE),
                "byteCapacity": Param(to_int, 0, check=NON_NEGATIVE),  # zflume: 0 = unbounded
@@ -177,10 +205,19 @@ UNSUPPORTED: dict[tuple[str, str], dict[str, str | None]] = {
     ("source", "avro"): {"ssl": "false", "ipFilter": "false", "keystore": None,
                          "keystore-password": None, "keystore-type": None, "ipFilterRules": None,
                          **dict.fromkeys(_TLS)},
+    ("channel", "file"): {"useDualCheckpoints": "false", "backupCheckpointDir": None,
+                          "fsyncPerTransaction": "true", "fsyncInterval": None,
+                          "encryption.activeKey": None, "encryption.cipherProvider": None,
+                          "encryption.keyProvider": None, "use-log-replay-v1": "false",
+                          "use-fast-replay": "false"},
     ("sink", "avro"): {"ssl": "false", "trust-all-certs": "false", "truststore": None,
                        "truststore-password": None, "truststore-type": None, **dict.fromkeys(_TLS)},
 }
 IGNORED: dict[tuple[str, str], set[str]] = {("sink", "avro"): {"maxIoWorkers"}}
+# Keys under a prefix whose rest is the user's own name (`filegroups.f1`, `headers.f1.k`): kept
+# as raw strings in params[prefix + "*"], e.g. params["filegroups.*"] == {"f1": "/var/log/.*"}.
+PREFIXED: dict[tuple[str, str], tuple[str, ...]] = {("source", "taildir"): ("filegroups.",
+                                                                           "headers.")}
 # Keys whose other values Flume supports and zflume does not yet (after lower-casing).
 SUPPORTED_VALUES: dict[tuple[str, str], dict[str, set[str]]] = {
     ("sink", "file_roll"): {"sink.serializer": {"text"}, "sink.pathManager": {"default"}},
@@ -188,6 +225,7 @@ SUPPORTED_VALUES: dict[tuple[str, str], dict[str, set[str]]] = {
 
 # Which key sets a component's batch size, checked against its channel's transactionCapacity.
 BATCH_KEYS = {("source", "exec"): "batchSize", ("source", "seq"): "batchSize",
+              ("source", "taildir"): "batchSize",
               ("sink", "file_roll"): "sink.batchSize", ("sink", "null"): "batchSize",
               ("sink", "avro"): "batch-size"}
 _FIXED_BATCH = {("source", "netcat"): 1, ("source", "avro"): 0, ("sink", "logger"): 1}

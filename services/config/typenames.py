@@ -16,7 +16,8 @@ _SOLR = "org.apache.flume.sink.solr.morphline."
 # kind -> canonical alias -> Flume class name (None: Flume has an alias only, or no class).
 SUPPORTED: dict[str, dict[str, str | None]] = {
     "source": {"exec": _S + "ExecSource", "seq": _S + "SequenceGeneratorSource",
-               "netcat": _S + "NetcatSource", "avro": _S + "AvroSource"},
+               "netcat": _S + "NetcatSource", "avro": _S + "AvroSource",
+               "taildir": _S + "taildir.TaildirSource"},
     "channel": {"memory": _C + "MemoryChannel"},
     "sink": {"logger": _K + "LoggerSink", "file_roll": _K + "RollingFileSink",
              "null": _K + "NullSink", "avro": _K + "AvroSink"},
@@ -33,7 +34,7 @@ NOT_YET: dict[str, dict[str, str | None]] = {
                "multiport_syslogtcp": _S + "MultiportSyslogTCPSource",
                "syslogudp": _S + "SyslogUDPSource", "spooldir": _S + "SpoolDirectorySource",
                "http": _S + "http.HTTPSource", "jms": _S + "jms.JMSSource",
-               "taildir": _S + "taildir.TaildirSource", "netcatudp": _S + "NetcatUdpSource",
+               "netcatudp": _S + "NetcatUdpSource",
                "kafka": _S + "kafka.KafkaSource", "twitter": _S + "twitter.TwitterSource",
                "scribe": _S + "scribe.ScribeSource", "stress": _S + "StressSource"},
     "channel": {"file": _C + "file.FileChannel", "jdbc": _C + "jdbc.JdbcChannel",

@@ -4,24 +4,39 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any
+from typing import Any, Callable
 
 from proto import batch
 from services.config.model import AgentConfig
 from services.sinks.base import DeliveryFailed, SinkProcess
 
 
+HEX_ROW = 16  # bytes per row of commons-io HexDump
+
+
 def hex_dump(data: bytes) -> str:
-    """commons-io HexDump of up to 16 bytes without its offset column, as Flume's logger prints."""
-    if not data:
-        return ""
-    hexes = "".join(f"{b:02X} " for b in data) + "   " * (16 - len(data))
-    text = "".join(chr(b) if 32 <= b < 127 else "." for b in data)
-    return f" {hexes}{text}"
+    """commons-io `HexDump.dump(data, 0, out, 0)` as Flume's EventHelper trims it.
+
+    Every row is `OFFSET XX XX .. ASCII` + newline; EventHelper cuts the first row's `00000000`
+    offset and the final newline, so a body of up to 16 bytes shows as one row without an
+    offset, and a larger maxBytesToLog adds rows that keep theirs.
+    """
+    rows = [_hex_row(offset, data[offset:offset + HEX_ROW])
+            for offset in range(0, len(data), HEX_ROW)]
+    return "\n".join(rows)[len("00000000"):]
+
+
+def _hex_row(offset: int, chunk: bytes) -> str:
+    hexes = "".join(f"{b:02X} " for b in chunk) + "   " * (HEX_ROW - len(chunk))
+    text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+    return f"{offset:08X} {hexes}{text}"
 
 
 def format_event(headers: dict[str, str], body: bytes, max_bytes: int) -> str:
-    """`{ headers:{k=v, ...} body: 48 65 ...  He.. }`, Flume's EventHelper.dumpEvent."""
+    """`{ headers:{k=v, ...} body: 48 65 ...  He.. }`, Flume's EventHelper.dumpEvent.
+
+    An empty body (or maxBytesToLog 0, where Flume prints a HexDump exception) shows nothing.
+    """
     shown = ", ".join(f"{k}={v}" for k, v in headers.items())
     return f"{{ headers:{{{shown}}} body:{hex_dump(body[:max_bytes])} }}"
 
@@ -60,43 +75,51 @@ class NullWriter:
 class FileRollWriter:
     """One body per line into `<prefix><startMillis>-<n>[.ext]`, a new file every rollInterval s.
 
-    Each batch goes to the OS in one write() before it is reported DELIVERED (no fsync: Flume's
-    file_roll flushes, it does not sync).
+    n counts from 1 and startMillis is fixed when the sink starts, as Flume's DefaultPathManager;
+    rollInterval 0 keeps one file. Each batch goes to the OS in one write() before it is reported
+    DELIVERED (no fsync: Flume's file_roll flushes, it does not sync). `clock` is injectable so
+    rolling is testable without sleeping.
     """
 
-    def __init__(self, params: dict[str, Any]) -> None:
+    def __init__(self, params: dict[str, Any],
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.directory = params["sink.directory"]
         self.roll_s = float(params["sink.rollInterval"])
         self.prefix = params["sink.pathManager.prefix"]
         self.extension = params["sink.pathManager.extension"]
+        self.newline = b"\n" if params["sink.serializer.appendNewline"] else b""
+        self.clock = clock
         self.start_ms = int(time.time() * 1000)
         self.index = 0
         self.fd = -1
         self.opened_at = 0.0
 
-    def _path(self) -> str:
+    def path(self) -> str:
+        """The file being written (or the last one written)."""
         suffix = f".{self.extension}" if self.extension else ""
         return os.path.join(self.directory, f"{self.prefix}{self.start_ms}-{self.index}{suffix}")
 
     def _roll_if_due(self) -> None:
-        due = self.roll_s > 0 and time.monotonic() - self.opened_at >= self.roll_s
+        due = self.roll_s > 0 and self.clock() - self.opened_at >= self.roll_s
         if self.fd >= 0 and not due:
             return
         self.close()
         os.makedirs(self.directory, exist_ok=True)
         self.index += 1
-        self.fd = os.open(self._path(), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        self.opened_at = time.monotonic()
+        self.fd = os.open(self.path(), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self.opened_at = self.clock()
 
     def write(self, headers: batch.Headers, bodies: list[bytes]) -> None:
+        if not bodies:
+            return
         try:
             self._roll_if_due()
-            data = memoryview(b"\n".join(bodies) + b"\n")
+            data = memoryview(self.newline.join(bodies) + self.newline)
             while data:
                 data = data[os.write(self.fd, data):]
         except OSError as exc:
             self.close()
-            raise DeliveryFailed(f"cannot write {self._path()}: {exc}", liveness=False) from exc
+            raise DeliveryFailed(f"cannot write {self.path()}: {exc}", liveness=False) from exc
 
     def probe(self) -> tuple[bool, str]:
         return True, ""
@@ -109,9 +132,8 @@ class FileRollWriter:
 
 class LoggerSink(SinkProcess):
     def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
-        params = agent.sinks[name].params
-        super().__init__(agent, name, run_dir,
-                         LoggerWriter(params, logging.getLogger("org.apache.flume.sink.LoggerSink")))
+        log = logging.getLogger("org.apache.flume.sink.LoggerSink")
+        super().__init__(agent, name, run_dir, LoggerWriter(agent.sinks[name].params, log))
 
 
 class FileRollSink(SinkProcess):

@@ -7,11 +7,18 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import Callable
+from typing import Callable, Protocol
 
 from services.config.model import Plugin
 
 Interceptor = Callable[[list[dict[str, str]]], None]
+
+
+class HeadersFor(Protocol):
+    """What `chain` returns: a batch's headers after the interceptors."""
+
+    def __call__(self, n: int, given: list[dict[str, str]] | None = None
+                 ) -> list[dict[str, str]] | None: ...
 
 
 def _setter(key: str, preserve: bool, value: Callable[[], str]) -> Interceptor:
@@ -47,14 +54,17 @@ def build(plugin: Plugin) -> Interceptor:
     raise ValueError(f"interceptor type {plugin.type} has no implementation")
 
 
-def chain(plugins: list[Plugin]) -> Callable[[int], list[dict[str, str]] | None]:
-    """Headers for a batch of `n` events after every interceptor ran, or None without any."""
+def chain(plugins: list[Plugin]) -> HeadersFor:
+    """`headers_for(n, given=None)`: the headers of a batch of `n` events after every
+    interceptor ran in listed order, on top of the `given` ones (an avro client's), so that
+    preserveExisting sees them. None when there are neither interceptors nor given headers."""
     built = [build(plugin) for plugin in plugins]
 
-    def headers_for(n: int) -> list[dict[str, str]] | None:
+    def headers_for(n: int, given: list[dict[str, str]] | None = None
+                    ) -> list[dict[str, str]] | None:
         if not built:
-            return None
-        headers: list[dict[str, str]] = [{} for _ in range(n)]
+            return given
+        headers = given if given is not None else [{} for _ in range(n)]
         for interceptor in built:
             interceptor(headers)
         return headers

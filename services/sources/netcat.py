@@ -1,23 +1,49 @@
 """The netcat source: one event per line received on a TCP port (FLUME.md 4.3).
 
-With `ack-every-event` each line is answered `OK` once its channel accepted it; a line longer
-than `max-line-length` (newline included) is answered with Flume's FAILED text and the
-connection is closed.
+A line is everything before `\\n` (a `\\r` stays in the body), decoded with `encoding` and
+stored as UTF-8. With `ack-every-event` each line is answered `OK` once its channel accepted it.
+A line longer than `max-line-length` characters, newline included, is answered with Flume's
+FAILED text after the lines before it were acknowledged, and the connection is closed. Unlike
+Flume, a full channel is waited out rather than answered FAILED: the source stops reading from
+every connection until its window of batches has room, so TCP pushes back on the clients.
 """
 from __future__ import annotations
 
 import socket
+from typing import Callable
 
 from services.config.model import AgentConfig
 from services.sources.base import SourceProcess
 
 READ_BYTES = 65536
+SEND_TIMEOUT_S = 1.0  # a client that does not read its acknowledgements is disconnected
+
+
+def split_lines(data: bytes, encoding: str, max_len: int) -> tuple[list[str], bytes, bool]:
+    """(complete lines before any too long one, unfinished rest, whether one was too long).
+
+    A line is too long when its characters plus the newline exceed `max_len`; an unfinished
+    line is too long once it can no longer end within the limit, as Flume's full CharBuffer.
+    """
+    *raw, rest = data.split(b"\n")
+    lines = [line.decode(encoding, errors="replace") for line in raw]
+    for index, line in enumerate(lines):
+        if len(line) + 1 > max_len:
+            return lines[:index], b"", True
+    unfinished = rest.decode(encoding, errors="replace")
+    return lines, rest, len(unfinished) + 1 > max_len
 
 
 class Connection:
+    """One client: its socket and the bytes of a line not complete yet."""
+
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        self.fd = sock.fileno()
         self.buffer = b""
+        self.open = True
+        self.reading = False
+        self.refused = False  # a too long line was read: nothing more is read from it
 
 
 class NetcatSource(SourceProcess):
@@ -27,7 +53,7 @@ class NetcatSource(SourceProcess):
         self.max_len = int(p["max-line-length"])
         self.ack = bool(p["ack-every-event"])
         self.encoding = p["encoding"]
-        self.server = socket.create_server((p["bind"], int(p["port"])), reuse_port=False)
+        self.server = socket.create_server((p["bind"], int(p["port"])))
         self.server.setblocking(False)
         self.conns: dict[int, Connection] = {}
         self.on(self.server.fileno(), self._accept)
@@ -35,60 +61,108 @@ class NetcatSource(SourceProcess):
     def _accept(self, fd: int) -> None:
         try:
             sock, _ = self.server.accept()
-        except BlockingIOError:
+        except (BlockingIOError, InterruptedError):
             return
-        sock.setblocking(False)
-        self.conns[sock.fileno()] = Connection(sock)
+        except OSError as exc:  # out of descriptors, say: the client waits in the backlog
+            self.log.warning("cannot accept a connection: %s", exc)
+            return
+        # Reads happen only when poll says readable; the timeout bounds a blocked ack.
+        sock.settimeout(SEND_TIMEOUT_S)
+        conn = Connection(sock)
+        self.conns[conn.fd] = conn
         self.counters["OpenConnectionCount"] = len(self.conns)
-        self.on(sock.fileno(), self._read)
+        if self.has_room():
+            self._listen(conn)
 
     def _read(self, fd: int) -> None:
         conn = self.conns[fd]
         try:
             data = conn.sock.recv(READ_BYTES)
-        except (BlockingIOError, InterruptedError):
+        except (BlockingIOError, InterruptedError, TimeoutError):
             return
         except OSError:
             data = b""
         if not data:
-            self._close(fd)
+            self._close(conn)  # as Flume, an unfinished last line is not an event
             return
-        conn.buffer += data
-        *lines, conn.buffer = conn.buffer.split(b"\n")
-        if len(conn.buffer) >= self.max_len or any(len(line) + 1 > self.max_len for line in lines):
-            self._too_long(fd, [line for line in lines if len(line) + 1 <= self.max_len])
-            return
-        self._submit(fd, lines)
+        lines, conn.buffer, too_long = split_lines(conn.buffer + data, self.encoding,
+                                                   self.max_len)
+        if too_long:
+            conn.refused = True
+            self._unlisten(conn)
+            self._submit(conn, lines, then=lambda: self._refuse(conn))
+        else:
+            self._submit(conn, lines)
+        if not self.has_room():
+            self._pause()
 
-    def _submit(self, fd: int, lines: list[bytes]) -> None:
+    def _submit(self, conn: Connection, lines: list[str],
+                then: Callable[[], None] | None = None) -> None:
+        """Put the lines as one batch; acknowledge them once accepted, then run `then`."""
         if not lines:
+            if then:
+                then()
             return
-        bodies = [line.decode(self.encoding, errors="replace").encode() for line in lines]
-        conn = self.conns[fd]
-        self.submit(bodies, on_accepted=lambda: self._acked(conn, len(bodies)))
+        bodies = [line.encode() for line in lines]
+        self.submit(bodies, on_accepted=lambda: self._accepted(conn, len(bodies), then))
 
-    def _acked(self, conn: Connection, count: int) -> None:
+    def _accepted(self, conn: Connection, count: int, then: Callable[[], None] | None) -> None:
         if self.ack:
-            try:
-                conn.sock.sendall(b"OK\n" * count)
-            except OSError:
-                pass  # the client left; its lines are in the channel all the same
+            self._send(conn, b"OK\n" * count)
+        if then:
+            then()
 
-    def _too_long(self, fd: int, good: list[bytes]) -> None:
+    def _refuse(self, conn: Connection) -> None:
         self.counters["EventReadFail"] += 1
-        self._submit(fd, good)
-        try:
-            self.conns[fd].sock.sendall(b"FAILED: Event exceeds the maximum length (%d chars, "
-                                        b"including newline)\n" % self.max_len)
-        except OSError:
-            pass
-        self._close(fd)
+        self._send(conn, b"FAILED: Event exceeds the maximum length (%d chars, including "
+                         b"newline)\n" % self.max_len)
+        self._close(conn)
 
-    def _close(self, fd: int) -> None:
-        self.off(fd)
-        self.conns.pop(fd).sock.close()
+    def _send(self, conn: Connection, data: bytes) -> None:
+        if not conn.open:
+            return  # the client left; its lines are in the channel all the same
+        try:
+            conn.sock.sendall(data)
+        except OSError as exc:
+            self.log.warning("cannot answer a client (%s); closing its connection", exc)
+            self._close(conn)
+
+    def _close(self, conn: Connection) -> None:
+        if not conn.open:
+            return
+        self._unlisten(conn)
+        conn.open = False
+        del self.conns[conn.fd]
+        conn.sock.close()
         self.counters["OpenConnectionCount"] = len(self.conns)
 
+    # -- flow control -----------------------------------------------------------------------
+    def _listen(self, conn: Connection) -> None:
+        if conn.open and not conn.reading and not conn.refused and not self.stopping:
+            conn.reading = True
+            self.on(conn.fd, self._read)
+
+    def _unlisten(self, conn: Connection) -> None:
+        if conn.reading:
+            conn.reading = False
+            self.off(conn.fd)
+
+    def _pause(self) -> None:
+        for conn in self.conns.values():
+            self._unlisten(conn)
+
+    def resume(self) -> None:
+        if self.has_room():
+            for conn in self.conns.values():
+                self._listen(conn)
+
+    # -- stop -------------------------------------------------------------------------------
     def begin_stop(self) -> None:
+        """Take no new connection and no new line; lines already read are still put."""
         self.off(self.server.fileno())
         self.server.close()
+        self._pause()
+
+    def close(self) -> None:
+        for conn in list(self.conns.values()):
+            self._close(conn)

@@ -1,0 +1,182 @@
+"""`zflume agent` and `zflume status` as a user runs them, under supervisord."""
+from __future__ import annotations
+
+import signal
+import subprocess
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.integration.harness import BIN, Agent, lines_in, wait_for
+from tests.integration.test_sources import pids_matching, zflume_status
+
+FAILOVER = """
+a.sources = s
+a.channels = c
+a.sinks = k1 k2
+a.sources.s.type = seq
+a.sources.s.totalEvents = 1000
+a.sources.s.batchSize = 100
+a.sources.s.channels = c
+a.channels.c.type = memory
+a.channels.c.capacity = 500
+a.sinks.k1.type = file_roll
+a.sinks.k1.channel = c
+a.sinks.k1.sink.directory = out/k1
+a.sinks.k1.sink.rollInterval = 0
+a.sinks.k2.type = file_roll
+a.sinks.k2.channel = c
+a.sinks.k2.sink.directory = out/k2
+a.sinks.k2.sink.rollInterval = 0
+a.sinkgroups = g
+a.sinkgroups.g.sinks = k1 k2
+a.sinkgroups.g.processor.type = failover
+a.sinkgroups.g.processor.priority.k1 = 10
+a.sinkgroups.g.processor.priority.k2 = 5
+"""
+
+
+def tailing(marker: Path) -> str:
+    """Two exec sources that never end: a plain `tail -F` and a pipeline under a shell."""
+    return f"""
+a.sources = plain piped
+a.channels = c
+a.sinks = k
+a.sources.plain.type = exec
+a.sources.plain.command = tail -F {marker}
+a.sources.plain.channels = c
+a.sources.piped.type = exec
+a.sources.piped.shell = /bin/sh -c
+a.sources.piped.command = tail -F {marker} | cat
+a.sources.piped.channels = c
+a.channels.c.type = memory
+a.sinks.k.type = null
+a.sinks.k.channel = c
+"""
+
+
+def start(tmp_path: Path, agents: list[Agent], conf: str) -> Agent:
+    agent = Agent(tmp_path, "a", conf)
+    agents.append(agent)
+    return agent.start()
+
+
+@pytest.fixture(scope="module")
+def failover_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
+    """One failover agent shared by the tests that only look at it: starting one costs seconds."""
+    agent = Agent(tmp_path_factory.mktemp("failover"), "a", FAILOVER)
+    try:
+        yield agent.start()
+    finally:
+        agent.stop()
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid`, children of children included."""
+    result = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, timeout=10)
+    children = {int(child) for child in result.stdout.split()}
+    return children.union(*(descendants(child) for child in children))
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def agent_tree(agent: Agent, marker: Path) -> set[int]:
+    """`zflume agent` and everything under it, once both exec sources' tails run: supervisord,
+    five components, `tail`, and `sh` with `tail` and `cat`."""
+    wait_for(lambda: len(pids_matching(f"^tail -F {marker}")) == 2, 10, "both tails to run")
+    assert agent.proc is not None
+    tree = {agent.proc.pid} | descendants(agent.proc.pid)
+    assert len(tree) == 11, sorted(cmdline(pid) for pid in tree if alive(pid))
+    return tree
+
+
+def cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def test_every_component_is_its_own_supervisord_program(failover_agent: Agent) -> None:
+    """When an agent with a failover group over two file_roll sinks runs, `supervisorctl
+    status` shows the source, the channel, each sink and the router as separate programs
+    with distinct pids, each running its own component."""
+    states = failover_agent.statuses()
+    expected = {"s": "source", "c": "channel", "k1": "sink", "k2": "sink", "g": "router"}
+    assert set(states) == {f"a:a-{name}" for name in expected}
+    pids = {name: states[f"a:a-{name}"][1] for name in expected}
+    assert all(states[f"a:a-{name}"][0] == "RUNNING" for name in expected)
+    assert len(set(pids.values())) == len(expected) and 0 not in pids.values()
+    for name, kind in expected.items():
+        assert f"--kind {kind} --component {name} " in cmdline(pids[name])
+
+
+def test_status_prints_flume_shaped_counters(failover_agent: Agent) -> None:
+    """When an agent has delivered 1000 events, `zflume status` prints Flume's /metrics shape:
+    `TYPE.name` groups of string values, the channel's capacity, and sink counts matching
+    what reached the files."""
+    agent, out = failover_agent, failover_agent.workdir / "out"
+    wait_for(lambda: len(lines_in(out / "k1")) + len(lines_in(out / "k2"))
+             >= 1000, 20, "1000 events in the files")
+
+    def settled() -> dict[str, dict[str, str]] | None:
+        stats = zflume_status(agent)
+        drained = sum(int(stats.get(f"SINK.{k}", {}).get("EventDrainSuccessCount", "0"))
+                      for k in ("k1", "k2"))
+        return stats if drained >= 1000 else None
+    stats = wait_for(settled, 10, "the sinks' counters to reach 1000")
+    assert {"SOURCE.s", "CHANNEL.c", "SINK.k1", "SINK.k2"} <= set(stats)
+    assert all(isinstance(value, str) for group in stats.values() for value in group.values())
+    assert stats["SOURCE.s"]["Type"] == "SOURCE"
+    assert stats["SOURCE.s"]["EventAcceptedCount"] == "1000"
+    channel = stats["CHANNEL.c"]
+    assert (channel["Type"], channel["ChannelCapacity"], channel["ChannelSize"],
+            channel["EventPutSuccessCount"], channel["EventTakeSuccessCount"]) == (
+        "CHANNEL", "500", "0", "1000", "1000")
+    for sink in ("k1", "k2"):
+        delivered = len(lines_in(out / sink))
+        assert stats[f"SINK.{sink}"]["EventDrainSuccessCount"] == str(delivered)
+        assert stats[f"SINK.{sink}"]["StopTime"] == "0"
+
+
+def test_sigterm_stops_every_process_exec_children_included(
+        tmp_path: Path, agents: list[Agent]) -> None:
+    """When `zflume agent` gets SIGTERM it exits 0 and leaves no process behind: no
+    component, no supervisord, and no exec child, a shell pipeline's members included."""
+    marker = tmp_path / "watched.log"
+    agent = start(tmp_path, agents, tailing(marker))
+    tree = agent_tree(agent, marker)
+    assert agent.proc is not None
+    agent.proc.send_signal(signal.SIGTERM)
+    assert agent.proc.wait(timeout=40) == 0
+    wait_for(lambda: not any(map(alive, tree)), 5, "every process of the agent to end")
+
+
+def test_kill_9_of_the_agent_command_still_stops_the_agent(
+        tmp_path: Path, agents: list[Agent]) -> None:
+    """When `zflume agent` itself is killed -9, supervisord is told to stop, and every
+    component and exec child ends."""
+    marker = tmp_path / "watched.log"
+    agent = start(tmp_path, agents, tailing(marker))
+    tree = agent_tree(agent, marker)
+    assert agent.proc is not None
+    agent.proc.kill()
+    agent.proc.wait(timeout=10)
+    wait_for(lambda: not any(map(alive, tree)), 40, "every process of the agent to end")
+
+
+def test_a_second_agent_on_the_same_run_dir_is_refused(failover_agent: Agent) -> None:
+    """When an agent already runs in a run directory, a second `zflume agent` on it exits 2
+    naming the directory, and the first keeps running."""
+    agent = failover_agent
+    second = subprocess.run(
+        [str(BIN / "zflume"), "agent", "-f", str(agent.conf), "-n", "a", "--run-dir",
+         str(agent.run_dir)], capture_output=True, text=True, timeout=30, cwd=agent.workdir)
+    assert second.returncode == 2
+    assert f"{agent.run_dir} is in use by another agent" in second.stderr
+    assert agent.running()
