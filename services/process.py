@@ -54,6 +54,7 @@ class Process:
         self._stop_requested = False
         self._stop_deadline = 0.0
         self._handlers: dict[Any, Handler] = {}
+        self._writers: dict[Any, Handler] = {}
         self._poller = zmq.Poller()
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._timer_ids = itertools.count()
@@ -78,10 +79,34 @@ class Process:
     def on(self, sock: Any, handler: Handler) -> None:
         """Call `handler(sock)` whenever `sock` (a zmq socket or a file descriptor) is readable."""
         self._handlers[sock] = handler
-        self._poller.register(sock, zmq.POLLIN)
+        self._register(sock)
 
     def off(self, sock: Any) -> None:
-        if self._handlers.pop(sock, None) is not None:
+        """Stop watching `sock` altogether."""
+        self._handlers.pop(sock, None)
+        self._writers.pop(sock, None)
+        self._register(sock)
+
+    def pause_reading(self, sock: Any) -> None:
+        """Stop reading `sock` (its writer, if any, keeps being called)."""
+        self._handlers.pop(sock, None)
+        self._register(sock)
+
+    def on_writable(self, fd: int, handler: Handler | None) -> None:
+        """Call `handler(fd)` when `fd` can be written to; None stops that. For sockets with
+        output waiting, so that no send ever blocks the loop."""
+        if handler is None:
+            self._writers.pop(fd, None)
+        else:
+            self._writers[fd] = handler
+        self._register(fd)
+
+    def _register(self, sock: Any) -> None:
+        flags = (zmq.POLLIN if sock in self._handlers else 0) | (
+            zmq.POLLOUT if sock in self._writers else 0)
+        if flags:
+            self._poller.register(sock, flags)
+        elif sock in self._poller:
             self._poller.unregister(sock)
 
     def after(self, delay_s: float, fn: Callable[[], None]) -> None:
@@ -149,9 +174,11 @@ class Process:
         wait = MAX_POLL_S
         if self._timers:
             wait = min(wait, max(0.0, self._timers[0][0] - self._last_turn))
-        for sock, _ in self._poller.poll(int(wait * 1000)):
+        for sock, events in self._poller.poll(int(wait * 1000)):
+            if events & zmq.POLLOUT and sock in self._writers:
+                self._writers[sock](sock)
             handler = self._handlers.get(sock)
-            if handler is not None:
+            if events & zmq.POLLIN and handler is not None:
                 handler(sock)
         now = time.monotonic()
         while self._timers and self._timers[0][0] <= now:

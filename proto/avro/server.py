@@ -51,6 +51,9 @@ class ServerConnection:
         self._pending: dict[int, tuple[bytes, str]] = {}
         self._deflate = Compressor(deflate_level) if deflate_level is not None else None
         self._inflate = Decompressor() if deflate_level is not None else None
+        # Calls answered with a system error here (malformed, unknown message, a second
+        # handshake): the I/O layer takes them to count and log; the connection stays open.
+        self.rejected: list[str] = []
 
     @property
     def established(self) -> bool:
@@ -110,6 +113,7 @@ class ServerConnection:
                 return java_chunks(handshake), None
             call = self._decode_call(remote, Call(serial, message, None, []), payload, pos)
         except (MalformedFrame, UnknownMessage) as exc:
+            self.rejected.append(str(exc))
             return error_buffers(handshake, f"{SYSTEM_ERROR_PREFIX}{exc}"), None
         self._pending[serial] = (handshake, message)
         return None, call

@@ -6,6 +6,11 @@ full or has not answered within `put-timeout`, so an upstream agent fails over i
 waiting out its request timeout. An empty appendBatch (a heartbeat probe) is answered OK only if
 every required channel answered a ping within the last two heartbeat intervals. A connection
 that sends anything malformed is counted, logged and closed; the others carry on.
+
+Sockets are non-blocking: answers wait in a per-connection outbox flushed when the socket is
+writable, a connection whose outbox passes MAX_OUTBOX_BYTES is not read from until it drains,
+and one that makes no progress for STALL_S is closed, so a client that never reads its answers
+cannot stall anyone else.
 """
 from __future__ import annotations
 
@@ -22,15 +27,20 @@ from services.sources.base import SourceProcess
 
 READ_BYTES = 65536
 CHANNEL_PING_S = 0.5
-SEND_TIMEOUT_S = 2.0  # a client that does not read its answers is dropped, not waited for
+STALL_S = 5.0  # a client that does not read its answers for this long is dropped
+MAX_OUTBOX_BYTES = 1 << 20
 
 
 class AvroConnection:
     def __init__(self, sock: socket.socket, peer: str, conn: ServerConnection) -> None:
         self.sock = sock
+        self.fd = sock.fileno()
         self.peer = peer
         self.conn = conn
         self.open = True
+        self.outbox = bytearray()
+        self.reading = True
+        self.stuck_since = 0.0  # when the outbox last stopped draining; 0 while it is empty
 
 
 class AvroSource(SourceProcess):
@@ -51,6 +61,7 @@ class AvroSource(SourceProcess):
         self.server = socket.create_server((p["bind"], p["port"]), backlog=128)
         self.server.setblocking(False)
         self.on(self.server.fileno(), self._accept)
+        self.every(1.0, self._drop_stalled)
         self.log.info("listening on %s:%d", p["bind"], p["port"])
 
     def _accept(self, fd: int) -> None:
@@ -63,7 +74,7 @@ class AvroSource(SourceProcess):
             self.log.warning("refused %s: max-connections %d reached", addr, self.max_connections)
             sock.close()
             return
-        sock.settimeout(SEND_TIMEOUT_S)
+        sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = ServerConnection(self.known, max_frame_bytes=self.max_frame,
                                 deflate_level=self.deflate)
@@ -75,23 +86,31 @@ class AvroSource(SourceProcess):
         client = self.conns[fd]
         try:
             data = client.sock.recv(READ_BYTES)
-        except (BlockingIOError, InterruptedError, socket.timeout):
+        except (BlockingIOError, InterruptedError):
             return
         except OSError:
             data = b""
         if not data:
+            if client.conn.has_partial_frame:
+                self._bad(client, "the stream ended inside a frame")
             self._close(client)
             return
         try:
             out, calls = client.conn.feed(data)
         except AvroProtocolError as exc:
-            self.counters["MalformedFrameCount"] += 1
-            self.log.warning("closing %s: %s", client.peer, exc)
+            self._bad(client, str(exc))
             self._close(client)
             return
+        for reason in client.conn.rejected:
+            self._bad(client, f"call answered with an error: {reason}")
+        client.conn.rejected.clear()
         self._write(client, out)
         for call in calls:
             self._call(client, call)
+
+    def _bad(self, client: AvroConnection, why: str) -> None:
+        self.counters["MalformedFrameCount"] += 1
+        self.log.warning("bad input from %s: %s", client.peer, why)
 
     def _call(self, client: AvroConnection, call: Call) -> None:
         n = len(call.bodies)
@@ -108,16 +127,8 @@ class AvroSource(SourceProcess):
                     deadline_s=self.put_timeout_s)
 
     def _headers(self, call: Call):
-        """The client's headers, then this source's interceptors on top."""
-        headers = call.headers
-        own = self.headers_for(len(call.bodies))
-        if own is None:
-            return headers
-        if headers is None:
-            return own
-        for theirs, ours in zip(headers, own):
-            theirs.update(ours)
-        return headers
+        """The client's headers with this source's interceptors applied on top."""
+        return self.headers_for(len(call.bodies), call.headers)
 
     def _accepted(self, client: AvroConnection, call: Call) -> None:
         self.counters["AppendAcceptedCount" if call.message == "append"
@@ -139,19 +150,52 @@ class AvroSource(SourceProcess):
             self._write(client, [client.conn.answer(serial, status)])
 
     def _write(self, client: AvroConnection, chunks: list[bytes]) -> None:
+        for chunk in chunks:
+            client.outbox += chunk
+        self._flush(client.fd)
+
+    def _flush(self, fd: int) -> None:
+        """Send what the socket takes now; watch for writability while anything is left."""
+        client = self.conns.get(fd)
+        if client is None or not client.outbox:
+            return
         try:
-            for chunk in chunks:
-                client.sock.sendall(chunk)
+            sent = client.sock.send(client.outbox)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
         except OSError as exc:
             self.log.warning("closing %s: %s", client.peer, exc)
             self._close(client)
+            return
+        del client.outbox[:sent]
+        if not client.outbox:
+            client.stuck_since = 0.0
+        elif sent or not client.stuck_since:
+            client.stuck_since = time.monotonic()  # progress (or the first wait) restarts it
+        self.on_writable(fd, self._flush if client.outbox else None)
+        too_full = len(client.outbox) > MAX_OUTBOX_BYTES
+        if too_full and client.reading:
+            client.reading = False
+            self.pause_reading(fd)
+        elif not too_full and not client.reading:
+            client.reading = True
+            self.on(fd, self._read)
+
+    def _drop_stalled(self) -> None:
+        now = time.monotonic()
+        for client in list(self.conns.values()):
+            if client.outbox and client.stuck_since and now - client.stuck_since > STALL_S:
+                self.counters["StalledConnectionCount"] += 1
+                self.log.warning("closing %s: it has not read its answers for %.0f s",
+                                 client.peer, now - client.stuck_since)
+                self._close(client)
 
     def _close(self, client: AvroConnection) -> None:
         if not client.open:
             return
         client.open = False
-        self.off(client.sock.fileno())
-        self.conns.pop(client.sock.fileno(), None)
+        self.off(client.fd)
+        self.conns.pop(client.fd, None)
         client.sock.close()
         self.counters["OpenConnectionCount"] = len(self.conns)
 

@@ -319,9 +319,6 @@ def test_source_survives_attacks_while_a_good_client_delivers(
     assert duplicates(numbers) <= BATCH * good.retries  # only a FAILED batch may come twice
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="services/sources/avro.py _read "
-                   "closes on EOF without checking conn.has_partial_frame: a frame cut short is "
-                   "neither counted nor logged")
 def test_a_frame_cut_short_by_the_client_is_counted(collector: tuple[Agent, int]) -> None:
     """When a client ends its stream in the middle of a frame, the source closes the
     connection and counts it as a malformed frame, as it does for any other broken frame."""
@@ -331,9 +328,6 @@ def test_a_frame_cut_short_by_the_client_is_counted(collector: tuple[Agent, int]
     wait_for(lambda: malformed(agent) - before == 1, 2, "MalformedFrameCount + 1")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="proto/avro/server.py answers a "
-                   "malformed call or an unknown message with a system error itself, so "
-                   "services/sources/avro.py never learns of it: nothing is counted or logged")
 def test_calls_answered_with_a_system_error_are_counted(collector: tuple[Agent, int]) -> None:
     """When a client resends its handshake on an established connection, or calls a message
     the protocol lacks, the source answers a system error, keeps the connection, and counts
@@ -356,9 +350,6 @@ def flood(sock: socket.socket) -> None:
         pass  # reset by the source, or shut down by the test
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="services/sources/avro.py _write "
-                   "calls a blocking sendall (SEND_TIMEOUT_S = 2 s) from the single event loop: "
-                   "one client that does not read stalls every connection for 2 s")
 def test_a_client_that_never_reads_its_answers_stalls_no_one(collector: tuple[Agent, int]) -> None:
     """When a client pipelines calls and never reads the answers, the empty appendBatch calls
     of another client are still answered OK, each within a second."""
