@@ -178,7 +178,8 @@ class Process:
             if events & zmq.POLLOUT and sock in self._writers:
                 self._writers[sock](sock)
             handler = self._handlers.get(sock)
-            if events & zmq.POLLIN and handler is not None:
+            # A hung-up pipe or socket reports POLLERR alone: its reader sees the EOF.
+            if events & (zmq.POLLIN | zmq.POLLERR) and handler is not None:
                 handler(sock)
         now = time.monotonic()
         while self._timers and self._timers[0][0] <= now:

@@ -72,6 +72,9 @@ class SinkRouter(Process):
         if interval_ms <= 0:
             return  # heartbeats off: Flume's behaviour, failures seen only through deliveries
         for sink in self.links:
+            # Nothing is taken for a sink before it has answered once: a batch sent to a sink
+            # that is still starting would only be rolled back.
+            self.links[sink].alive = False
             Pinger(self, self.endpoint(sink, "ctl"), interval_ms / 1000.0,
                    lambda msg, s=sink: self._on_pong(s, msg), lambda s=sink: self._on_miss(s))
 
@@ -145,6 +148,8 @@ class SinkRouter(Process):
         """No sink can take this batch now: roll it back and back off."""
         self.counters["RollbackCount"] += 1
         self.chan.request("ROLLBACK", 5.0, txn=flight.txn)
+        if now() < self.paused_until:
+            return  # the other batches of a round that is already backing off
         self.backoff_rounds += 1
         pause = min(self.backoff_rounds * BACKOFF_STEP_S, BACKOFF_MAX_S)
         self.paused_until = now() + pause
@@ -206,11 +211,11 @@ class SinkRouter(Process):
         link.incarnation = msg.inc
         if msg["healthy"]:
             if not link.alive:
-                self.log.info("sink %s is back", sink)
+                self.log.info("sink %s is up", sink)
+                self.paused_until = 0.0  # a sink came (back): no reason to wait out a backoff
             link.alive = True
             self.policy.heartbeat_ok(sink)
             self._release_waiting()
-            self.paused_until = 0.0
             self._pump()
         else:
             self._lost(link, f"target unhealthy: {msg['why']}")

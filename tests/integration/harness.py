@@ -78,7 +78,9 @@ class Agent:
         return self.statuses()[f"{self.name}:{self.name}-{component}"][1]
 
     def signal(self, component: str, sig: int) -> int:
-        pid = self.pid(component)
+        """Signal a component's process once supervisord reports its pid (never pid 0, which
+        would signal the test's own process group)."""
+        pid = int(wait_for(lambda: self.pid(component), 30, f"{component} to have a pid"))
         os.kill(pid, sig)
         return pid
 

@@ -1,0 +1,101 @@
+"""The file channel process's group commit, driven in-process through its request handler."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import zmq
+
+from proto import batch, messages
+from services.channels.file import FileChannel
+from services.config.model import AgentConfig, Component
+from services.config.schema import CHANNELS
+
+PEER = [b"peer-1", b""]
+SRC = b"src00001"
+
+
+class Burst:
+    """A stand-in for the ROUTER socket: hands out queued requests, then zmq.Again."""
+
+    def __init__(self, requests: list[list[Any]]) -> None:
+        self.requests = [[*PEER, *frames] for frames in requests]
+
+    def recv_multipart(self, flags: int = 0, copy: bool = True) -> list[Any]:
+        if not self.requests:
+            raise zmq.Again()
+        return self.requests.pop(0)
+
+
+def open_channel(root: Path) -> FileChannel:
+    params = {key: param.default for key, param in CHANNELS["file"].items()}
+    params.update(checkpointDir=str(root / "ck"), dataDirs=[str(root / "data")],
+                  minimumRequiredSpace=1)
+    agent = AgentConfig("a", "a.conf", channels={"ch": Component("channel", "ch", "file", params)})
+    return FileChannel(agent, "ch", str(root))
+
+
+def close(chan: FileChannel) -> None:
+    chan.close()
+    chan.ctx.destroy(linger=0)
+
+
+@pytest.fixture
+def channel(tmp_path: Path) -> Iterator[FileChannel]:
+    chan = open_channel(tmp_path)
+    yield chan
+    close(chan)
+
+
+def sent_ops(chan: FileChannel, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the op of every reply the channel sends, and every fsync between them."""
+    events: list[str] = []
+    real_sync = chan.store.wal.sync
+    monkeypatch.setattr(chan, "_send", lambda envelope, frames: events.append(
+        messages.unpack(frames).op))
+    monkeypatch.setattr(chan.store.wal, "sync", lambda: real_sync() and not events.append("sync"))
+    return events
+
+
+def put_request(seq: int) -> list[Any]:
+    return messages.pack("PUT", SRC, [batch.encode([b"x"])], rid=seq, src=SRC, seq=seq, n=1,
+                         nbytes=1)
+
+
+def test_puts_of_one_burst_share_one_fsync_and_are_answered_after_it(
+        channel: FileChannel, monkeypatch: pytest.MonkeyPatch) -> None:
+    events = sent_ops(channel, monkeypatch)
+    channel._on_request(Burst([put_request(seq) for seq in range(8)]))
+    assert events == ["sync"] + ["PUT_OK"] * 8
+    assert channel.counters["LogSyncCount"] == 1
+
+
+def test_a_commit_is_answered_after_its_record_is_synced(
+        channel: FileChannel, monkeypatch: pytest.MonkeyPatch) -> None:
+    channel._on_request(Burst([put_request(1)]))
+    events = sent_ops(channel, monkeypatch)
+    channel._on_request(Burst([messages.pack("TAKE", b"router01", rid=1, max=10, wait_ms=0,
+                                             who="a-g")]))
+    txn = next(iter(channel.store.leases))
+    channel._on_request(Burst([messages.pack("COMMIT", b"router01", rid=2, txn=txn),
+                               messages.pack("COMMIT", b"router01", rid=3, txn=txn)]))
+    assert events == ["BATCH", "sync", "OK", "OK"]
+
+
+def test_counters_include_the_file_channels(channel: FileChannel) -> None:
+    report = channel.stats()
+    for name in ("Open", "Unhealthy", "EventPutErrorCount", "CheckpointWriteErrorCount",
+                 "ChannelSize", "ChannelCapacity", "LogFileCount", "RecoveredEventCount"):
+        assert name in report
+    assert report["Open"] == 1 and report["ChannelCapacity"] == 1000000
+
+
+def test_stopping_writes_a_checkpoint_the_next_start_recovers_from(tmp_path: Path) -> None:
+    chan = open_channel(tmp_path)
+    chan._on_request(Burst([put_request(seq) for seq in range(3)]))
+    close(chan)
+    chan = open_channel(tmp_path)
+    assert chan.store.recovered.checkpoint is not None
+    assert chan.counters["RecoveredEventCount"] == 3
+    close(chan)
