@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv test demo bench clean
+.PHONY: venv test demo bench chaos clean
 
 $(BIN)/zflume: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: venv
 	mkdir -p var/demo
 	mkdir -p -m 0700 var/run var/run/demo
 	$(BIN)/supervisord -n -c supervisord.conf
+
+# The long chaos runs (tests/chaos): many more events and faults than the short form in `make test`.
+chaos: venv
+	ZFLUME_CHAOS=long $(BIN)/pytest -q tests/chaos
 
 bench: venv
 	$(BIN)/python -m bench.run

@@ -16,6 +16,7 @@ from typing import IO
 
 from deploy import render, status
 from services import rundir
+from services.config import scale
 from services.config.load import check_file, load_agent
 from services.config.model import AgentConfig, ConfigErrors
 from services.endpoints import EndpointError
@@ -35,13 +36,18 @@ def _agent_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-n", "--name", dest="name", required=True)
     parser.add_argument("-c", "--conf", dest="conf_dir", help="ignored (Flume's conf dir)")
     parser.add_argument("--run-dir", dest="run_dir", help="default: var/run/NAME")
+    parser.add_argument("--collectors", metavar="HOST:BASEPORT:N", default="",
+                        help="replace the avro sinks by a load_balance group over N collectors")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zflume")
     sub = parser.add_subparsers(dest="command", required=True)
     _agent_args(sub.add_parser("agent", help="run one agent in the foreground"))
-    _agent_args(sub.add_parser("render", help="print the agent's supervisord config"))
+    rend = sub.add_parser("render", help="print the agent's supervisord config")
+    _agent_args(rend)
+    rend.add_argument("--instances", type=int, default=0, metavar="N",
+                      help="N copies NAME-1..NAME-N of a collector on consecutive ports")
     check = sub.add_parser("check", help="validate a config file")
     check.add_argument("-f", "--conf-file", dest="conf_file", required=True)
     check.add_argument("-n", "--name", dest="name")
@@ -52,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     _agent_args(comp)
     comp.add_argument("--kind", required=True, choices=["source", "channel", "sink", "router"])
     comp.add_argument("--component", dest="component", required=True)
+    comp.add_argument("--instance", type=int, default=0, help="copy number (render --instances)")
     return parser
 
 
@@ -81,15 +88,26 @@ def _program(name: str) -> str:
 
 def _rendered(args: argparse.Namespace) -> tuple[str, str]:
     """(run dir, supervisord config) of the agent; every path checked against the OS limit."""
-    agent = _load(args)
-    run_dir = _run_dir(args)
     try:
-        render.check_endpoints(agent, run_dir)
+        agent = scale.apply(_load(args), collectors=args.collectors)
+    except ValueError as exc:
+        raise CliError(f"zflume: {exc}") from exc
+    run_dir = _run_dir(args)
+    count = getattr(args, "instances", 0)
+    copies = [(scale.instance(agent, i), os.path.join(run_dir, f"{agent.name}-{i}"))
+              for i in range(1, count + 1)] or [(agent, run_dir)]
+    try:
+        for copy, copy_dir in copies:
+            render.check_endpoints(copy, copy_dir)
         rundir.check_control_socket(run_dir)
     except (EndpointError, rundir.RunDirError) as exc:
         raise CliError(f"zflume: {exc}") from exc
     paths = render.Paths(zflume=_program("zflume"), workdir=os.getcwd(), control=run_dir)
-    return run_dir, render.render_agent(agent, os.path.abspath(args.conf_file), run_dir, paths)
+    conf = os.path.abspath(args.conf_file)
+    if count:
+        return run_dir, render.render_instances(agent, conf, run_dir, paths, count)
+    extra = ("--collectors", args.collectors) if args.collectors else ()
+    return run_dir, render.render_agent(agent, conf, run_dir, paths, extra)
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -161,7 +179,8 @@ def _supervise(child: subprocess.Popen[bytes], stop_requested: list[int]) -> int
 
 def cmd_component(args: argparse.Namespace) -> int:
     from services.runner import run_component
-    return run_component(args.conf_file, args.name, args.kind, args.component, _run_dir(args))
+    return run_component(args.conf_file, args.name, args.kind, args.component, _run_dir(args),
+                         args.instance, args.collectors)
 
 
 COMMANDS = {"agent": cmd_agent, "render": cmd_render, "check": cmd_check, "status": cmd_status,

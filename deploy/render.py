@@ -62,17 +62,19 @@ def supervisord_header(paths: Paths) -> str:
 
 
 def agent_programs(agent: AgentConfig, conf_file: str, run_dir: str, paths: Paths,
-                   extra: tuple[str, ...] = ()) -> str:
+                   extra: tuple[str, ...] = (), conf_name: str = "") -> str:
     """The [program:...] sections and the [group:...] of one agent.
 
     `extra` are options every component command carries (`--instance 2`, `--collectors ...`),
-    so each process applies the same transform to the config it loads.
+    so each process applies the same transform to the config it loads; `conf_name` is the
+    agent's name in the file when a transform renamed it (`agent1` for instance `agent1-2`).
     """
     sections, names = [], []
     for kind, name in components(agent):
         program = f"{agent.name}-{name}"
         names.append(program)
-        command = " ".join([paths.zflume, "component", "-f", _quote(conf_file), "-n", agent.name,
+        command = " ".join([paths.zflume, "component", "-f", _quote(conf_file),
+                            "-n", conf_name or agent.name,
                             "--kind", kind, "--component", name, "--run-dir", _quote(run_dir),
                             *extra])
         sections.append(f"[program:{program}]\ncommand = {command}\n"
@@ -95,7 +97,7 @@ def render_instances(agent: AgentConfig, conf_file: str, run_dir: str, paths: Pa
     for i in range(1, count + 1):
         copy = instance(agent, i)
         sections.append(agent_programs(copy, conf_file, os.path.join(run_dir, copy.name), paths,
-                                       ("--instance", str(i))))
+                                       ("--instance", str(i)), conf_name=agent.name))
     return "\n".join(sections)
 
 

@@ -6,21 +6,12 @@ import logging
 from services.config import scale
 from services import rundir
 from services.config.load import load_agent
-from services.config.model import AgentConfig, ConfigErrors
+from services.config.model import ConfigErrors
 from services.endpoints import EndpointError
 from services.process import setup_logging
 from services.registry import process_class
 
 log = logging.getLogger("zflume.runner")
-
-
-def scaled(agent: AgentConfig, instance: int = 0, collectors: str = "") -> AgentConfig:
-    """The agent after `--instance` / `--collectors`, as both renderer and processes see it."""
-    if collectors:
-        agent = scale.over_collectors(agent, *scale.parse_collectors(collectors))
-    if instance:
-        agent = scale.instance(agent, instance)
-    return agent
 
 
 def run_component(conf_file: str, agent_name: str, kind: str, name: str, run_dir: str,
@@ -32,7 +23,7 @@ def run_component(conf_file: str, agent_name: str, kind: str, name: str, run_dir
     """
     setup_logging()
     try:
-        agent = scaled(load_agent(conf_file, agent_name), instance, collectors)
+        agent = scale.apply(load_agent(conf_file, agent_name), instance, collectors)
         run_dir = rundir.prepare(run_dir)
         process = process_class(agent, kind, name)(agent, name, run_dir)
     except ConfigErrors as exc:

@@ -57,3 +57,12 @@ def over_collectors(agent: AgentConfig, host: str, base_port: int, n: int) -> Ag
     processor = "load_balance" if n > 1 else "default"
     scaled.groups.insert(0, SinkGroup(GROUP, names, processor, params))
     return scaled
+
+
+def apply(agent: AgentConfig, instance_number: int = 0, collectors: str = "") -> AgentConfig:
+    """The agent after `--collectors` and `--instance`, as renderer and processes both see it."""
+    if collectors:
+        agent = over_collectors(agent, *parse_collectors(collectors))
+    if instance_number:
+        agent = instance(agent, instance_number)
+    return agent

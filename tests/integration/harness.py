@@ -34,9 +34,10 @@ def numbers_command(count: int, rate: float) -> str:
 class Agent:
     """One `zflume agent` run in `workdir`, with its config written from `conf`."""
 
-    def __init__(self, workdir: Path, name: str, conf: str) -> None:
+    def __init__(self, workdir: Path, name: str, conf: str, args: tuple[str, ...] = ()) -> None:
         self.workdir = workdir
         self.name = name
+        self.args = args  # more `zflume agent` options, e.g. ("--collectors", "127.0.0.1:4000:3")
         self.run_dir = workdir / f"run-{name}"
         self.conf = workdir / f"{name}.conf"
         self.conf.write_text(conf)
@@ -48,7 +49,7 @@ class Agent:
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 [str(BIN / "zflume"), "agent", "-f", str(self.conf), "-n", self.name,
-                 "--run-dir", str(self.run_dir)], cwd=self.workdir, stdout=out,
+                 "--run-dir", str(self.run_dir), *self.args], cwd=self.workdir, stdout=out,
                 stderr=subprocess.STDOUT)
         if wait:
             wait_for(lambda: self.running(), 20, f"{self.name}'s programs to run")

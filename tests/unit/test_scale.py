@@ -27,7 +27,7 @@ def test_render_instances_gives_each_copy_a_group_and_run_dir() -> None:
     for i in (1, 2, 3):
         assert f"[group:agent1-{i}]" in text
         assert f"[program:agent1-{i}-s1]" in text
-        assert f"--run-dir /run/c/agent1-{i} --instance {i}" in text
+        assert f"-n agent1 --kind source --component s1 --run-dir /run/c/agent1-{i} --instance {i}" in text
 
 
 def test_over_collectors_builds_one_load_balance_group() -> None:
