@@ -39,6 +39,7 @@ class Chunk:
     nbytes: int
     origin: tuple[int, int] | None = None
     first: int = 0
+    order: int = 0  # put order, so batches rolled back in any order return in put order
 
 
 @dataclass
@@ -71,6 +72,7 @@ class MemoryStore:
         self.queued = 0
         self.held_bytes = 0
         self._counter = 0
+        self._puts = 0
         self._owners: dict[str, bytes] = {}
         self._recent_puts: OrderedDict[tuple[bytes, int], None] = OrderedDict()
         self._committed: OrderedDict[Txn, None] = OrderedDict()
@@ -103,6 +105,8 @@ class MemoryStore:
 
     def add(self, chunk: Chunk, src: bytes, seq: int) -> None:
         """Queue a batch that was checked to fit (and, in a durable store, written)."""
+        self._puts += 1
+        chunk.order = self._puts
         self.queue.append(chunk)
         self.queued += chunk.n
         self.held_bytes += chunk.nbytes
@@ -155,9 +159,18 @@ class MemoryStore:
         lease = self.leases.pop(txn, None)
         if lease is None:
             return False
-        self.queue.extendleft(reversed(lease.chunks))
+        self._requeue(lease.chunks)
         self.queued += lease.n
         return True
+
+    def _requeue(self, chunks: list[Chunk]) -> None:
+        """Put chunks back among the other returned ones at the head, in put order."""
+        index = 0
+        for chunk in chunks:
+            while index < len(self.queue) and self.queue[index].order < chunk.order:
+                index += 1
+            self.queue.insert(index, chunk)
+            index += 1
 
     def renew(self, txn: Txn) -> bool:
         lease = self.leases.get(txn)

@@ -107,3 +107,14 @@ def test_byte_limit() -> None:
     s, _ = store(byte_limit=5)
     assert put(s, 1, [b"abc"]) == ""
     assert "body bytes" in put(s, 2, [b"def"])
+
+
+def test_batches_rolled_back_oldest_first_still_return_in_put_order() -> None:
+    """A router that gives back several batches oldest first must not reverse them."""
+    s, _ = store()
+    for seq in range(3):
+        put(s, seq, [b"%d" % seq])
+    leases = [s.take("r", b"inc1", 1) for _ in range(3)]
+    for lease in leases:
+        assert s.rollback(lease.txn)
+    assert bodies_of(s.take("r", b"inc1", 3)) == [b"0", b"1", b"2"]
