@@ -106,6 +106,8 @@ SOURCES: dict[str, dict[str, Param]] = {
              "batchTimeout": Param(to_int, 3000, check=POSITIVE), "charset": Param(to_str, "UTF-8"),
              "maxLineLength": Param(to_int, 0, check=NON_NEGATIVE)},  # zflume: 0 = unlimited
     "seq": {"batchSize": Param(to_int, 1, check=POSITIVE),
+            "eventIdHeader": Param(to_bool, True),  # zflume: the counter as a stable id
+            "eventIdHeaderKey": Param(to_str, "eventId"),  # zflume
             "totalEvents": Param(to_int, LONG_MAX, check=NON_NEGATIVE),
             "backoffSleepIncrement": Param(to_int, 1000, check=POSITIVE),
             "maxBackoffSleep": Param(to_int, 5000, check=POSITIVE)},
@@ -192,6 +194,8 @@ INTERCEPTORS: dict[str, dict[str, Param]] = {
              "preserveExisting": Param(to_bool, False)},
     "static": {"key": Param(to_str, "key"), "value": Param(to_str, "value"),
                "preserveExisting": Param(to_bool, True)},
+    "dedupe": {"headerName": Param(to_str, "eventId"),  # zflume: services/sources/dedupe.py
+               "capacity": Param(to_int, 1000000, check=POSITIVE)},
 }
 
 SELECTORS: dict[str, dict[str, Param]] = {"replicating": {"optional": Param(to_list, [])}}

@@ -25,7 +25,8 @@ SUPPORTED: dict[str, dict[str, str | None]] = {
                   "load_balance": _K + "LoadBalancingSinkProcessor"},
     "interceptor": {"timestamp": _I + "TimestampInterceptor$Builder",
                     "host": _I + "HostInterceptor$Builder",
-                    "static": _I + "StaticInterceptor$Builder"},
+                    "static": _I + "StaticInterceptor$Builder",
+                    "dedupe": None},  # zflume's own
     "selector": {"replicating": _C + "ReplicatingChannelSelector"},
 }
 

@@ -18,6 +18,7 @@ from proto import batch, messages
 from services.config.model import AgentConfig
 from services.pirate import Client, Pending
 from services.process import Process
+from services.sources import dedupe
 from services.sources.interceptors import chain
 
 WINDOW = 4
@@ -46,6 +47,7 @@ class SourceProcess(Process):
         super().__init__(agent, name, run_dir)
         self.conf = agent.sources[name]
         self.headers_for = chain(self.conf.interceptors)
+        self.deduper = dedupe.find(self.conf.interceptors)
         optional = set(self.conf.selector.params.get("optional", [])) if self.conf.selector else set()
         self.required = {ch for ch in self.conf.channels if ch not in optional}
         self.clients: dict[str, Client] = {}
@@ -72,10 +74,16 @@ class SourceProcess(Process):
         """
         if not bodies:
             return
-        if headers is None:
-            headers = self.headers_for(len(bodies))
-        self.seq += 1
+        headers = self.headers_for(len(bodies), headers)
         self.counters["EventReceivedCount"] += len(bodies)
+        if self.deduper is not None:
+            bodies, headers, ids = self.deduper.filter(bodies, headers)
+            self.counters["DuplicateDroppedCount"] = self.deduper.dropped
+            on_accepted = self._remembering(ids, on_accepted)
+            if not bodies:
+                on_accepted()
+                return
+        self.seq += 1
         flight = InFlight(self.seq, batch.encode(bodies, headers), len(bodies),
                           sum(map(len, bodies)), set(self.clients), set(self.required),
                           on_accepted, on_failed)
@@ -84,6 +92,15 @@ class SourceProcess(Process):
             self.after(deadline_s, lambda: self._fail(flight, "channel did not answer in time"))
         for ch in self.clients:
             self._put(ch, flight)
+
+    def _remembering(self, ids: list[str], then: Callable[[], None] | None
+                     ) -> Callable[[], None]:
+        """`then`, after the deduper learnt that these ids are now in the channel."""
+        def accepted() -> None:
+            self.deduper.accepted(ids)
+            if then is not None:
+                then()
+        return accepted
 
     def _put(self, ch: str, flight: InFlight) -> None:
         if flight.seq not in self.inflight:

@@ -58,7 +58,8 @@ def chain(plugins: list[Plugin]) -> HeadersFor:
     """`headers_for(n, given=None)`: the headers of a batch of `n` events after every
     interceptor ran in listed order, on top of the `given` ones (an avro client's), so that
     preserveExisting sees them. None when there are neither interceptors nor given headers."""
-    built = [build(plugin) for plugin in plugins]
+    # `dedupe` filters events rather than setting headers: services.sources.dedupe runs it.
+    built = [build(plugin) for plugin in plugins if plugin.type != "dedupe"]
 
     def headers_for(n: int, given: list[dict[str, str]] | None = None
                     ) -> list[dict[str, str]] | None:

@@ -37,13 +37,13 @@ same offset of a file that was truncated in between.
 """
 from __future__ import annotations
 
-import hashlib
 import socket
 import zlib
 from typing import Any, Callable
 
 from services.config.model import AgentConfig
 from services.sources.base import SourceProcess
+from services.sources.eventids import origin
 from services.sources.interceptors import build
 from services.sources.taildir_file import Flight, Line, TailFile
 from services.sources.taildir_match import FileGroup, groups_from
@@ -59,8 +59,7 @@ class EventIds:
     """Stable ids from an input position: same origin, inode, offset and body, same id."""
 
     def __init__(self, host: str, agent: str, source: str) -> None:
-        origin = "\0".join((host, agent, source)).encode("utf-8", "surrogateescape")
-        self.prefix = hashlib.blake2b(origin, digest_size=4).hexdigest()
+        self.prefix = origin(agent, source, host)
 
     def make(self, inode: int, line: Line) -> str:
         return f"{self.prefix}-{inode}-{line.offset}-{zlib.crc32(line.body):08x}"

@@ -90,6 +90,8 @@ def test_exec_values_are_converted(tmp_path: Path) -> None:
 def test_seq_netcat_avro_source_defaults(tmp_path: Path) -> None:
     assert params(tmp_path)[0] == {
         "batchSize": 1,
+        "eventIdHeader": True,
+        "eventIdHeaderKey": "eventId",
         "totalEvents": 2**63 - 1,
         "backoffSleepIncrement": 1000,
         "maxBackoffSleep": 5000,
