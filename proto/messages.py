@@ -94,7 +94,7 @@ def new_incarnation() -> bytes:
 
 @dataclass
 class Message:
-    """One decoded message; `blobs` are zmq frames or bytes, never decoded here."""
+    """One decoded message; `blobs` are the batch frames as bytes, never decoded here."""
 
     op: str
     inc: bytes
@@ -121,7 +121,7 @@ def unpack(frames: Sequence[Any]) -> Message:
     """Decode and shape-check one message (envelope already removed); raises ProtocolError."""
     if not frames:
         raise MalformedMessage("empty message")
-    raw = frames[0].bytes if hasattr(frames[0], "bytes") else frames[0]
+    raw = frames[0]
     if len(raw) > MAX_HEADER_BYTES:
         raise MalformedMessage(f"header of {len(raw)} bytes")
     try:
@@ -175,7 +175,7 @@ def error_reply(inc: bytes, exc: ProtocolError, rid: int = -1) -> list[Any]:
 def request_id(frames: Sequence[Any]) -> int:
     """Best-effort `rid` of a refused message so the ERROR reply still matches its request."""
     try:
-        raw = frames[0].bytes if hasattr(frames[0], "bytes") else frames[0]
+        raw = frames[0]
         rid = msgpack.unpackb(raw, raw=False, max_bin_len=MAX_HEADER_BYTES)[3]["rid"]
     except (ValueError, msgpack.UnpackException, LookupError, TypeError):
         return -1

@@ -58,7 +58,7 @@ class Client:
         rid = next(self._rids)
         frames = [b"", *messages.pack(op, self.proc.inc, blobs or (), rid=rid, **fields)]
         self.pending[rid] = Pending(rid, frames, timeout_s, time.monotonic() + timeout_s, context)
-        self._sock.send_multipart(frames, copy=False)
+        self._sock.send_multipart(frames)
         return rid
 
     def _connect(self) -> zmq.Socket:
@@ -69,7 +69,7 @@ class Client:
     def _on_readable(self, sock: zmq.Socket) -> None:
         for _ in range(64):
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                frames = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
             self._dispatch(frames)
@@ -103,7 +103,7 @@ class Client:
         self._sock = self._connect()
         for pending in sorted(self.pending.values(), key=lambda p: p.rid):
             pending.deadline = now + pending.timeout_s
-            self._sock.send_multipart(pending.frames, copy=False)
+            self._sock.send_multipart(pending.frames)
 
     def forget(self, rid: int) -> None:
         """Stop retrying a request whose answer no longer matters."""

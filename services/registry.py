@@ -15,6 +15,7 @@ CLASSES: dict[tuple[str, str], str] = {
     ("source", "netcat"): "services.sources.netcat:NetcatSource",
     ("source", "avro"): "services.sources.avro:AvroSource",
     ("source", "taildir"): "services.sources.taildir:TaildirSource",
+    ("source", "spooldir"): "services.sources.spooldir:SpoolDirSource",
     ("channel", "file"): "services.channels.file:FileChannel",
     ("channel", "memory"): "services.channels.memory:MemoryChannel",
     ("sink", "logger"): "services.sinks.local:LoggerSink",

@@ -60,7 +60,7 @@ class MemoryChannel(Process):
     def _on_request(self, sock: zmq.Socket) -> None:
         for _ in range(64):
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                frames = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 break
             self._handle(frames)
@@ -88,7 +88,7 @@ class MemoryChannel(Process):
 
     def _send(self, envelope: list[Any], frames: list[Any]) -> None:
         try:
-            self.sock.send_multipart([*envelope, *frames], copy=False)
+            self.sock.send_multipart([*envelope, *frames])
         except zmq.ZMQError as exc:  # peer vanished (EHOSTUNREACH never raised without MANDATORY)
             self.log.debug("reply dropped: %s", exc)
 
@@ -115,7 +115,6 @@ class MemoryChannel(Process):
             waiting = self.puts[0]
             msg = waiting.msg
             blob = msg.blobs[0]
-            blob = blob.bytes if hasattr(blob, "bytes") else blob
             was_new = not self.store.seen(msg["src"], msg["seq"])
             waiting.reason = self.store.put(msg["src"], msg["seq"], blob, msg["n"], msg["nbytes"])
             if waiting.reason:

@@ -129,6 +129,29 @@ SOURCES: dict[str, dict[str, Param]] = {
                 "maxLineLength": Param(to_int, 0, check=NON_NEGATIVE),  # zflume: 0 = unlimited
                 "eventIdHeader": Param(to_bool, True),  # zflume: stable id per line
                 "eventIdHeaderKey": Param(to_str, "eventId")},  # zflume
+    "spooldir": {"spoolDir": req(to_str), "fileSuffix": Param(to_str, ".COMPLETED"),
+                 "deletePolicy": Param(lower, "never", check=one_of("never", "immediate")),
+                 "fileHeader": Param(to_bool, False), "fileHeaderKey": Param(to_str, "file"),
+                 "basenameHeader": Param(to_bool, False),
+                 "basenameHeaderKey": Param(to_str, "basename"),
+                 "includePattern": Param(to_str, "^.*$"), "ignorePattern": Param(to_str, "^$"),
+                 "trackerDir": Param(to_str, ".flumespool"),
+                 "trackingPolicy": Param(lower, "rename",
+                                         check=one_of("rename", "tracker_dir")),
+                 "consumeOrder": Param(lower, "oldest",
+                                       check=one_of("oldest", "youngest", "random")),
+                 "pollDelay": Param(to_int, 500, check=POSITIVE),
+                 "recursiveDirectorySearch": Param(to_bool, False),
+                 "maxBackoff": Param(to_int, 4000, check=POSITIVE),
+                 "batchSize": Param(to_int, 100, check=POSITIVE),
+                 "inputCharset": Param(to_str, "UTF-8"),
+                 "decodeErrorPolicy": Param(lower, "fail",
+                                            check=one_of("fail", "replace", "ignore")),
+                 "deserializer": Param(lower, "line"),
+                 "deserializer.maxLineLength": Param(to_int, 2048, check=POSITIVE),
+                 "deserializer.outputCharset": Param(to_str, "UTF-8"),
+                 "eventIdHeader": Param(to_bool, True),  # zflume: stable id per line
+                 "eventIdHeaderKey": Param(to_str, "eventId")},  # zflume
     "avro": {"bind": req(to_str), "port": req(to_int, PORT),
              "threads": Param(to_int, 0, check=NON_NEGATIVE), **COMPRESSION,
              "max-connections": Param(to_int, 1000, check=POSITIVE),
@@ -225,11 +248,12 @@ PREFIXED: dict[tuple[str, str], tuple[str, ...]] = {("source", "taildir"): ("fil
 # Keys whose other values Flume supports and zflume does not yet (after lower-casing).
 SUPPORTED_VALUES: dict[tuple[str, str], dict[str, set[str]]] = {
     ("sink", "file_roll"): {"sink.serializer": {"text"}, "sink.pathManager": {"default"}},
+    ("source", "spooldir"): {"deserializer": {"line"}},
 }
 
 # Which key sets a component's batch size, checked against its channel's transactionCapacity.
 BATCH_KEYS = {("source", "exec"): "batchSize", ("source", "seq"): "batchSize",
-              ("source", "taildir"): "batchSize",
+              ("source", "taildir"): "batchSize", ("source", "spooldir"): "batchSize",
               ("sink", "file_roll"): "sink.batchSize", ("sink", "null"): "batchSize",
               ("sink", "avro"): "batch-size"}
 _FIXED_BATCH = {("source", "netcat"): 1, ("source", "avro"): 0, ("sink", "logger"): 1}

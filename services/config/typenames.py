@@ -17,7 +17,8 @@ _SOLR = "org.apache.flume.sink.solr.morphline."
 SUPPORTED: dict[str, dict[str, str | None]] = {
     "source": {"exec": _S + "ExecSource", "seq": _S + "SequenceGeneratorSource",
                "netcat": _S + "NetcatSource", "avro": _S + "AvroSource",
-               "taildir": _S + "taildir.TaildirSource"},
+               "taildir": _S + "taildir.TaildirSource",
+               "spooldir": _S + "SpoolDirectorySource"},
     "channel": {"memory": _C + "MemoryChannel", "file": _C + "file.FileChannel"},
     "sink": {"logger": _K + "LoggerSink", "file_roll": _K + "RollingFileSink",
              "null": _K + "NullSink", "avro": _K + "AvroSink"},
@@ -33,7 +34,7 @@ SUPPORTED: dict[str, dict[str, str | None]] = {
 NOT_YET: dict[str, dict[str, str | None]] = {
     "source": {"thrift": _S + "ThriftSource", "syslogtcp": _S + "SyslogTcpSource",
                "multiport_syslogtcp": _S + "MultiportSyslogTCPSource",
-               "syslogudp": _S + "SyslogUDPSource", "spooldir": _S + "SpoolDirectorySource",
+               "syslogudp": _S + "SyslogUDPSource",
                "http": _S + "http.HTTPSource", "jms": _S + "jms.JMSSource",
                "netcatudp": _S + "NetcatUdpSource",
                "kafka": _S + "kafka.KafkaSource", "twitter": _S + "twitter.TwitterSource",

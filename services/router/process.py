@@ -138,7 +138,7 @@ class SinkRouter(Process):
                                attempt=flight.attempt, router=self.inc, n=flight.n,
                                stamp=flight.sent_at, max_wait_ms=self.abandon_ms)
         try:
-            link.push.send_multipart(frames, zmq.NOBLOCK, copy=False)
+            link.push.send_multipart(frames, zmq.NOBLOCK)
         except zmq.Again:
             return False
         link.flights[flight.txn] = flight

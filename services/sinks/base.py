@@ -62,7 +62,7 @@ class SinkProcess(Process):
     def _on_deliver(self, sock: zmq.Socket) -> None:
         for _ in range(64):
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                frames = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
             try:
@@ -108,8 +108,7 @@ class SinkProcess(Process):
         self.counters["EventDrainAttemptCount"] += n
         self.counters["BatchCompleteCount" if n >= self.batch_size else "BatchUnderflowCount"] += 1
         try:
-            headers, bodies = batch.merge([b.bytes if hasattr(b, "bytes") else b
-                                           for b in msg.blobs])
+            headers, bodies = batch.merge(msg.blobs)
             self.writer.write(headers, bodies)
         except batch.BatchError as exc:
             self.counters["EventWriteFail"] += n
