@@ -46,7 +46,7 @@ class Process:
         self.name = name
         self.run_dir = run_dir
         self.program = f"{agent.name}-{name}"
-        self.log = logging.getLogger(f"zflume.{agent.name}.{self.TYPE.lower()}.{name}")
+        self.log = component_logger(agent.name, self.TYPE, name)
         self.inc = messages.new_incarnation()
         self.ctx = zmq.Context()
         self.counters = Counters(self.TYPE)
@@ -222,6 +222,11 @@ class Process:
         """Count and log one refused message; the socket and the process carry on."""
         self.counters["MalformedMessageCount"] += 1
         self.log.warning("refused a message on %s: %s", where, exc)
+
+
+def component_logger(agent: str, kind: str, name: str) -> logging.Logger:
+    """`zflume.AGENT.KIND.NAME`: every record says which component of which agent wrote it."""
+    return logging.getLogger(f"zflume.{agent}.{kind.lower()}.{name}")
 
 
 def setup_logging() -> None:

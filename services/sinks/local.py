@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from proto import batch
 from services.config.model import AgentConfig
+from services.process import component_logger
 from services.sinks.base import DeliveryFailed, SinkProcess
 
 
@@ -132,7 +133,9 @@ class FileRollWriter:
 
 class LoggerSink(SinkProcess):
     def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
-        log = logging.getLogger("org.apache.flume.sink.LoggerSink")
+        # Events are logged under the sink's own name, so collectors sharing a terminal (the
+        # demo) can be told apart; the line after the name is Flume's.
+        log = component_logger(agent.name, self.TYPE, name)
         super().__init__(agent, name, run_dir, LoggerWriter(agent.sinks[name].params, log))
 
 
