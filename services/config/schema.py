@@ -11,7 +11,8 @@ zflume choices where Flume has none or a machine-dependent one:
     memory byteCapacity 0 = unbounded (Flume: 80 % of the JVM heap, meaningless here)
     memory lease-timeout 10 s, avro source put-timeout 2000 ms and max-frame-bytes 64 MiB
     processor heartbeat.interval 500 ms (0 = off), heartbeat.liveness 3, window 4
-    taildir eventIdHeader true / eventIdHeaderKey eventId: a stable id per line (inode, offset)
+    seq, taildir, spooldir eventIdHeader true / eventIdHeaderKey eventId: a stable id per event
+    from its input position (counter; inode and offset; file and line)
 """
 from __future__ import annotations
 

@@ -27,7 +27,8 @@ if new, as in Flume; bad entries in it are skipped one by one (Flume gives up on
 
 Headers per event: the group's `headers.<g>.*`, `fileHeaderKey` (the absolute path, non-UTF-8
 bytes replaced) with `fileHeader`, `byteoffset` (offset of the line's first byte) with
-`byteOffsetHeader`, and zflume's event id (below); then the source's interceptors.
+`byteOffsetHeader`, and zflume's event id (below); the base class then runs the source's
+interceptors over them.
 
 Event id (zflume, issue 4): header `eventIdHeaderKey` (default `eventId`) unless
 `eventIdHeader = false`: `<origin>-<inode>-<offset>-<crc32 of the body>`, origin being 8 hex
@@ -39,12 +40,11 @@ from __future__ import annotations
 
 import socket
 import zlib
-from typing import Any, Callable
+from typing import Any
 
 from services.config.model import AgentConfig
 from services.sources.base import SourceProcess
 from services.sources.eventids import origin
-from services.sources.interceptors import build
 from services.sources.taildir_file import Flight, Line, TailFile
 from services.sources.taildir_match import FileGroup, groups_from
 from services.sources.taildir_position import (Position, PositionFileError, dumps, expand, read,
@@ -68,18 +68,15 @@ class EventIds:
 class HeaderMaker:
     """The header dicts of one batch, or None when no header is configured at all."""
 
-    def __init__(self, params: dict[str, Any], ids: EventIds | None,
-                 interceptors: list[Callable[[list[dict[str, str]]], None]]) -> None:
+    def __init__(self, params: dict[str, Any], ids: EventIds | None) -> None:
         self.file_key = params["fileHeaderKey"] if params["fileHeader"] else None
         self.byte_offset = bool(params["byteOffsetHeader"])
         self.ids = ids
         self.id_key = str(params.get("eventIdHeaderKey", "eventId"))
-        self.interceptors = interceptors
 
     def __call__(self, tf: TailFile, lines: list[Line]) -> list[dict[str, str]] | None:
         group: FileGroup = tf.group  # type: ignore[assignment]
-        if not (group.headers or self.file_key or self.byte_offset or self.ids
-                or self.interceptors):
+        if not (group.headers or self.file_key or self.byte_offset or self.ids):
             return None
         path = tf.path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         out = []
@@ -92,8 +89,6 @@ class HeaderMaker:
             if self.ids:
                 headers[self.id_key] = self.ids.make(tf.inode, line)
             out.append(headers)
-        for interceptor in self.interceptors:
-            interceptor(out)
         return out
 
 
@@ -108,7 +103,7 @@ class TaildirSource(SourceProcess):
                              cache=p["cachePatternMatching"], logger=self.log)
         ids = (EventIds(socket.gethostname(), agent.name, name)
                if p.get("eventIdHeader", True) else None)
-        self.headers = HeaderMaker(p, ids, [build(i) for i in self.conf.interceptors])
+        self.headers = HeaderMaker(p, ids)
         self.position_file = expand(p["positionFile"])
         self.last_written = self.last_synced = ""
         self.write_failing = False

@@ -8,12 +8,20 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import IO, Callable
 
 BIN = Path(sys.executable).parent
 NUMBERS = Path(__file__).with_name("numbers.py")
+
+
+def _copy(stream: IO[bytes], path: Path) -> None:
+    """Append everything an agent prints to its log file, line by line, until it exits."""
+    with stream, open(path, "ab", buffering=0) as out:
+        for line in stream:
+            out.write(line)
 
 
 def wait_for(check: Callable[[], object], timeout: float, what: str, step: float = 0.1) -> object:
@@ -46,11 +54,15 @@ class Agent:
 
     def start(self, wait: bool = True) -> "Agent":
         """Launch the agent; with `wait`, return once supervisord reports every program up."""
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [str(BIN / "zflume"), "agent", "-f", str(self.conf), "-n", self.name,
-                 "--run-dir", str(self.run_dir), *self.args], cwd=self.workdir, stdout=out,
-                stderr=subprocess.STDOUT)
+        # Through a pipe: supervisord reopens /dev/stdout for each program, and on a plain file
+        # those reopened descriptors would write over each other.
+        self.proc = subprocess.Popen(
+            [str(BIN / "zflume"), "agent", "-f", str(self.conf), "-n", self.name,
+             "--run-dir", str(self.run_dir), *self.args], cwd=self.workdir,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.copier = threading.Thread(target=_copy, args=(self.proc.stdout, self.log),
+                                       daemon=True)
+        self.copier.start()
         if wait:
             wait_for(lambda: self.running(), 20, f"{self.name}'s programs to run")
         return self
@@ -100,6 +112,8 @@ class Agent:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc:
+            self.copier.join(timeout=10)
 
 
 def lines_in(directory: Path) -> list[int]:

@@ -470,7 +470,8 @@ def forwarder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Pa
              "f.sources.big.type = seq", "f.sources.big.totalEvents = 2000",
              "f.sources.big.batchSize = 1000", "f.sources.big.channels = " + " ".join(big)]
     for source in ("seq", "big"):
-        lines += [f"f.sources.{source}.interceptors = host",
+        lines += [f"f.sources.{source}.eventIdHeader = false",  # the capture's headers only
+                  f"f.sources.{source}.interceptors = host",
                   f"f.sources.{source}.interceptors.host.type = static",
                   f"f.sources.{source}.interceptors.host.key = host",
                   f"f.sources.{source}.interceptors.host.value = peer"]

@@ -87,6 +87,7 @@ def test_non_ascii_headers_arrive_intact(tmp_path: Path, agents: list[Agent]) ->
     port = free_ports(1)
     conf = collector(port, "none").replace("c.sinks.out.type = file_roll", "c.sinks.out.type = logger")
     source = ("a.sources.s.type = seq\na.sources.s.totalEvents = 300\na.sources.s.batchSize = 100\n"
+              "a.sources.s.eventIdHeader = false\n"
               "a.sources.s.interceptors = i\na.sources.s.interceptors.i.type = static\n"
               "a.sources.s.interceptors.i.key = clé\na.sources.s.interceptors.i.value = 値 ✓")
     collector_agent = Agent(tmp_path, "c", conf).start()

@@ -93,7 +93,6 @@ def test_channel_types(tmp_path: Path, written: str) -> None:
     ("kind_line", "written"),
     [
         (7, "thrift"),
-        (7, "spooldir"),
         (7, "http"),
         (7, "jms"),
         (7, "netcatudp"),

@@ -17,9 +17,8 @@ def tail_file(path: str = "/var/log/app.log", headers: dict[str, str] | None = N
     return TailFile(2496272, path, group, 0)
 
 
-def maker(ids: EventIds | None = None, interceptors: list[Any] | None = None,
-          **params: Any) -> HeaderMaker:
-    return HeaderMaker({**DEFAULTS, **params}, ids, interceptors or [])
+def maker(ids: EventIds | None = None, **params: Any) -> HeaderMaker:
+    return HeaderMaker({**DEFAULTS, **params}, ids)
 
 
 def test_event_ids_depend_only_on_origin_inode_offset_and_body() -> None:
@@ -55,11 +54,3 @@ def test_a_file_name_that_is_not_utf8_gives_a_valid_header() -> None:
     (headers,) = maker(fileHeader=True)(tail_file(path), [Line(0, 1, b"")])
     assert headers["file"] == "/var/log/caf\ufffd.log"
     headers["file"].encode("utf-8")
-
-
-def test_interceptors_run_after_the_source_set_its_headers() -> None:
-    def stamp(batch: list[dict[str, str]]) -> None:
-        for headers in batch:
-            headers["seen"] = headers.get("byteoffset", "none")
-    headers = maker(interceptors=[stamp], byteOffsetHeader=True)(tail_file(), [Line(4, 6, b"x")])
-    assert headers == [{"byteoffset": "4", "seen": "4"}]
