@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 from services.sources.spooldir_reader import Mark
 from services.sources.taildir_position import write
+from services.sources.jsonlist import load_entries
 
 FILE_NAME = ".zflume-progress.json"
 PAGE_BYTES = 4096  # an in-place write up to this long is whole or absent after a kill -9
@@ -60,22 +61,7 @@ def dumps(entries: list[Progress]) -> str:
 
 def loads(text: str) -> tuple[list[Progress], list[str]]:
     """The entries, and a reason for each one skipped."""
-    if not text.strip():
-        return [], []
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise ProgressFileError(f"not JSON: {exc}") from exc
-    if not isinstance(value, list):
-        raise ProgressFileError("not a JSON array")
-    entries, skipped = [], []
-    for item in value:
-        entry = _entry(item)
-        if entry is None:
-            skipped.append(f"bad entry {item!r}")
-        else:
-            entries.append(entry)
-    return entries, skipped
+    return load_entries(text, _entry, ProgressFileError)
 
 
 def _entry(item: object) -> Progress | None:

@@ -17,6 +17,7 @@ import json
 import os
 import re
 from typing import NamedTuple
+from services.sources.jsonlist import load_entries
 
 # Gson's htmlSafe escapes, plus the two line separators it escapes and lone surrogates.
 _GSON_ESCAPED = re.compile("[<>&='\u2028\u2029\ud800-\udfff]")
@@ -47,22 +48,7 @@ def _gson_string(text: str) -> str:
 
 def loads(text: str) -> tuple[list[Position], list[str]]:
     """The entries, and a reason for each one skipped (Flume fails the whole load instead)."""
-    if not text.strip():
-        return [], []  # Flume leaves the file empty until a file is tracked
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise PositionFileError(f"not JSON: {exc}") from exc
-    if not isinstance(value, list):
-        raise PositionFileError("not a JSON array")
-    entries, skipped = [], []
-    for item in value:
-        entry = _entry(item)
-        if entry is None:
-            skipped.append(f"bad entry {item!r}")
-        else:
-            entries.append(entry)
-    return entries, skipped
+    return load_entries(text, _entry, PositionFileError)
 
 
 def _entry(item: object) -> Position | None:
