@@ -24,9 +24,9 @@ import logging
 import os
 from typing import NamedTuple
 
+from services.sources.jsonlist import load_entries
 from services.sources.spooldir_reader import Mark
 from services.sources.taildir_position import write
-from services.sources.jsonlist import load_entries
 
 FILE_NAME = ".zflume-progress.json"
 PAGE_BYTES = 4096  # an in-place write up to this long is whole or absent after a kill -9

@@ -17,6 +17,7 @@ import json
 import os
 import re
 from typing import NamedTuple
+
 from services.sources.jsonlist import load_entries
 
 # Gson's htmlSafe escapes, plus the two line separators it escapes and lone surrogates.
