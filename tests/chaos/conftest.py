@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import signal
+import subprocess
+
+import pytest
+
+from tests.chaos.fleet import FIGURES, WRITERS, base_seed
+from tests.integration.harness import Agent
+
+
+def stop_all(agents: list[Agent]) -> None:
+    """SIGTERM every agent, then wait for each: side by side, as each takes a second or two to
+    drain (a kill after 40 s)."""
+    for agent in agents:
+        if agent.proc and agent.proc.poll() is None:
+            agent.proc.send_signal(signal.SIGTERM)
+    for agent in agents:
+        if agent.proc is None:
+            continue
+        try:
+            agent.proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            agent.proc.kill()
+            agent.proc.wait()
+
+
+@pytest.fixture
+def agents(tmp_path: Path) -> Iterator[list[Agent]]:
+    """Agents a test starts; all stopped at the end whatever happened."""
+    started: list[Agent] = []
+    yield started
+    stop_all(started)
+
+
+@pytest.fixture(autouse=True)
+def end_writers() -> Iterator[None]:
+    """No logwriter outlives its test, even a failed one."""
+    yield
+    while WRITERS:
+        writer = WRITERS.pop()
+        if writer.poll() is None:
+            writer.kill()
+        writer.wait()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The chaos figures again at the end, where `pytest -q` shows them without `-s`."""
+    if FIGURES:
+        terminalreporter.section(f"chaos figures (ZFLUME_CHAOS_SEED={base_seed()})")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
