@@ -40,6 +40,7 @@ the router's incarnation, echoed in RESULT so a result meant for a previous rout
 not start a delivery older than `max_wait_ms` (0 = no limit), because after that long the
 router may have given up on the sink (missed heartbeats, e.g. the sink was SIGSTOPped) and
 re-routed the batch; writing it anyway would only duplicate it.
+PONG state is IDLE, BUSY (delivering for elapsed_ms) or STOPPING (SIGTERM received).
 RESULT status is DELIVERED or FAILED; `liveness` says the failure was the target being
 unreachable (refused, reset, timeout) rather than a FAILED answer from it.
 """

@@ -209,7 +209,9 @@ class SinkRouter(Process):
                              len(link.flights))
             self._abandon(link, "sink restarted")
         link.incarnation = msg.inc
-        if msg["healthy"]:
+        if msg["state"] == "STOPPING" and not self.stopping:
+            self._lost(link, "the sink is stopping")
+        elif msg["healthy"]:
             if not link.alive:
                 self.log.info("sink %s is up", sink)
                 self.paused_until = 0.0  # a sink came (back): no reason to wait out a backoff

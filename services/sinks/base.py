@@ -77,8 +77,11 @@ class SinkProcess(Process):
             self.jobs.put(msg)
 
     def health(self) -> dict[str, Any]:
+        """STOPPING once SIGTERM arrived: a router that is not stopping itself then moves its
+        traffic elsewhere, so a restarted sink goes quiet and exits at once; a router stopping
+        with the whole agent keeps draining through it."""
         busy_since = self.busy_since
-        state = "BUSY" if busy_since else "IDLE"
+        state = "STOPPING" if self.stopping else "BUSY" if busy_since else "IDLE"
         elapsed = int((time.monotonic() - busy_since) * 1000) if busy_since else 0
         healthy, why = self.writer.probe()
         return {"state": state, "elapsed_ms": elapsed, "healthy": healthy, "why": why}

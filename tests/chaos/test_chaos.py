@@ -144,12 +144,11 @@ def test_exec_tail_f_source_killed_reports_what_it_loses_or_repeats(
     fleet.start()
     watch = GapWatch(fleet.tally)
     watch.start()
-    driver = Driver(random.Random(), fleet.targets((), ("kill",), ()), t0=watch.t0)
-    source = [t for t in driver.targets if t.label == "ax:src"]
+    source = [t for t in fleet.targets((), ("kill",), ()) if t.label == "ax:src"]
+    driver = Driver(random.Random(), source, t0=watch.t0)
     for _ in range(3):
         wait_for(lambda: fleet.tally.poll() > 2_000 + 4_000 * len(driver.faults), 30,
                  "events to flow")
-        driver.targets = source
         driver.strike()
     fleet.writer.wait(60)
     wait_for(lambda: fleet.tally.poll() and fleet.tally.counts[shape.total - 1], SETTLE_S,
