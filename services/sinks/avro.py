@@ -17,7 +17,6 @@ from proto import batch
 from proto.avro.client import ClientConnection
 from proto.avro.errors import ProtocolError as AvroProtocolError
 from proto.avro.protocol import Protocol, Status
-from services.config.model import AgentConfig
 from services.sinks.base import DeliveryFailed, SinkProcess
 
 READ_BYTES = 65536
@@ -145,8 +144,5 @@ class AvroWriter:
 
 
 class AvroSink(SinkProcess):
-    def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
-        params = agent.sinks[name].params
-        counters = Counter()
-        super().__init__(agent, name, run_dir, AvroWriter(params, counters))
-        self.writer.caller.counters = self.counters
+    def make_writer(self, params: dict[str, Any]) -> AvroWriter:
+        return AvroWriter(params, self.counters)

@@ -46,9 +46,9 @@ class Writer(Protocol):
 class SinkProcess(Process):
     TYPE = "SINK"
 
-    def __init__(self, agent: AgentConfig, name: str, run_dir: str, writer: Writer) -> None:
+    def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
         super().__init__(agent, name, run_dir)
-        self.writer = writer
+        self.writer = self.make_writer(agent.sinks[name].params)
         self.batch_size = batch_size(agent.sinks[name])
         self.router = agent.group_of(name).router_name
         self.jobs: queue.Queue[messages.Message] = queue.Queue()
@@ -58,6 +58,10 @@ class SinkProcess(Process):
         self.on(pull, self._on_deliver)
         self._worker = threading.Thread(target=self._work, name="writer", daemon=True)
         self._worker.start()
+
+    def make_writer(self, params: dict[str, Any]) -> Writer:
+        """The sink type's writer; called once the process's log and counters exist."""
+        raise NotImplementedError
 
     def _on_deliver(self, sock: zmq.Socket) -> None:
         for _ in range(64):

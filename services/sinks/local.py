@@ -7,8 +7,6 @@ import time
 from typing import Any, Callable
 
 from proto import batch
-from services.config.model import AgentConfig
-from services.process import component_logger
 from services.sinks.base import DeliveryFailed, SinkProcess
 
 
@@ -132,18 +130,17 @@ class FileRollWriter:
 
 
 class LoggerSink(SinkProcess):
-    def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
+    def make_writer(self, params: dict[str, Any]) -> LoggerWriter:
         # Events are logged under the sink's own name, so collectors sharing a terminal (the
         # demo) can be told apart; the line after the name is Flume's.
-        log = component_logger(agent.name, self.TYPE, name)
-        super().__init__(agent, name, run_dir, LoggerWriter(agent.sinks[name].params, log))
+        return LoggerWriter(params, self.log)
 
 
 class FileRollSink(SinkProcess):
-    def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
-        super().__init__(agent, name, run_dir, FileRollWriter(agent.sinks[name].params))
+    def make_writer(self, params: dict[str, Any]) -> FileRollWriter:
+        return FileRollWriter(params)
 
 
 class NullSink(SinkProcess):
-    def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
-        super().__init__(agent, name, run_dir, NullWriter())
+    def make_writer(self, params: dict[str, Any]) -> NullWriter:
+        return NullWriter()
