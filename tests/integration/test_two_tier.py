@@ -12,6 +12,7 @@ from tests.integration.harness import (Agent, collector_conf, duplicates, free_p
 TOTAL = 20_000
 RATE = 2_000
 TXN = 100
+COLLECTOR_CAPACITY = 1000  # collector_conf's memory channel
 
 
 def agent_conf(port1: int, port2: int, group: str) -> str:
@@ -73,12 +74,18 @@ def everything(tmp_path: Path) -> tuple[list[int], list[int]]:
     return wait_for(done, 60, "every event at a collector", step=0.5)
 
 
-def assert_failed_over_cleanly(c1: list[int], c2: list[int], faults: int = 1) -> None:
+def assert_failed_over_cleanly(c1: list[int], c2: list[int], faults: int = 1,
+                               refilled: int = 0) -> None:
+    """Nothing lost, few duplicates, and collector 2 served only while collector 1 could not.
+
+    `refilled`: events collector 1 may take between its source coming back and its channel
+    filling up while its own sink is still restarting (then it answers FAILED again).
+    """
     assert set(c1) | set(c2) == set(range(TOTAL))
     assert duplicates(c1, c2) <= TXN * faults
     assert c2, "collector 2 never took over"
     inside = [n for n in c1 if min(c2) < n < max(c2)]
-    assert len(inside) <= TXN * faults, "both collectors received during the outage"
+    assert len(inside) <= TXN * faults + refilled, "both collectors received during the outage"
 
 
 def test_failover_when_collector_processes_are_killed(tmp_path: Path, agents: list[Agent]) -> None:
@@ -93,7 +100,7 @@ def test_failover_when_collector_processes_are_killed(tmp_path: Path, agents: li
     reopened, count = time.monotonic(), len(outputs(tmp_path)[0])
     wait_for(lambda: len(outputs(tmp_path)[0]) > count + TXN, 10, "traffic back at collector 1")
     assert time.monotonic() - reopened < 2.5
-    assert_failed_over_cleanly(*everything(tmp_path))
+    assert_failed_over_cleanly(*everything(tmp_path), refilled=COLLECTOR_CAPACITY)
 
 
 def test_failover_when_the_whole_collector_freezes(tmp_path: Path, agents: list[Agent]) -> None:
