@@ -150,12 +150,8 @@ class FileStore(MemoryStore):
                     f"{self.settings.min_free} required")
         return ""
 
-    def put(self, src: bytes, seq: int, blob: bytes, n: int, nbytes: int) -> str:
-        if self.seen(src, seq):
-            return ""
-        reason = self.fits(n, nbytes)
-        if reason:
-            return reason
+    def _keep(self, src: bytes, seq: int, blob: bytes, n: int, nbytes: int) -> str:
+        """Write the PUT record before queueing; a write error refuses the put with its reason."""
         try:
             ref = self.wal.append(put_record(src, seq, n, nbytes, blob))
         except LogWriteError as exc:

@@ -97,9 +97,10 @@ class MemoryStore:
         """Store a batch; '' when stored (or already stored), else the FULL reason."""
         if self.seen(src, seq):
             return ""
-        reason = self.fits(n, nbytes)
-        if reason:
-            return reason
+        return self.fits(n, nbytes) or self._keep(src, seq, blob, n, nbytes)
+
+    def _keep(self, src: bytes, seq: int, blob: bytes, n: int, nbytes: int) -> str:
+        """Queue a batch that fits; a durable store writes it first ('' or why it could not)."""
         self.add(Chunk(blob, n, nbytes), src, seq)
         return ""
 

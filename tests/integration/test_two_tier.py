@@ -75,14 +75,16 @@ def everything(tmp_path: Path) -> tuple[list[int], list[int]]:
 
 
 def assert_failed_over_cleanly(c1: list[int], c2: list[int], faults: int = 1,
-                               refilled: int = 0) -> None:
+                               refilled: int = 0, batches_per_fault: int = 1) -> None:
     """Nothing lost, few duplicates, and collector 2 served only while collector 1 could not.
 
     `refilled`: events collector 1 may take between its source coming back and its channel
     filling up while its own sink is still restarting (then it answers FAILED again).
+    `batches_per_fault`: batches a frozen collector may still store after SIGCONT although they
+    were re-routed meanwhile (up to the agent router's window of 4).
     """
     assert set(c1) | set(c2) == set(range(TOTAL))
-    assert duplicates(c1, c2) <= TXN * faults
+    assert duplicates(c1, c2) <= TXN * faults * batches_per_fault
     assert c2, "collector 2 never took over"
     inside = [n for n in c1 if min(c2) < n < max(c2)]
     assert len(inside) <= TXN * faults + refilled, "both collectors received during the outage"
@@ -119,7 +121,7 @@ def test_failover_when_the_whole_collector_freezes(tmp_path: Path, agents: list[
         c1.signal(name, signal.SIGCONT)
     count = len(outputs(tmp_path)[0])
     wait_for(lambda: len(outputs(tmp_path)[0]) > count + 2 * TXN, 10, "collector 1 again")
-    assert_failed_over_cleanly(*everything(tmp_path), faults=2)
+    assert_failed_over_cleanly(*everything(tmp_path), faults=2, batches_per_fault=4)
 
 
 def test_killing_a_whole_collector_loses_exactly_what_its_channel_held(
