@@ -3,7 +3,7 @@
     python fake_collector.py --fd FD --log FILE [--deflate] STEM [STEM ...]
 
 FD is a listening TCP socket inherited from the test (it bound port 0, so no port race). Each
-STEM names one captured connection under shared/fixtures/avro ("session2", "session5.conn2").
+STEM names one captured connection under tests/fixtures/avro ("session2", "session5.conn2").
 On a connection's first frame the fake picks the first STEM whose first client frame has the
 same first buffer (handshake, call metadata and message name: everything but the events). From
 then on the Nth frame received is answered with the Nth server write of that capture, byte for
@@ -32,10 +32,10 @@ import socket
 import struct
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "avro"
+from tests.paths import AVRO_FIXTURES as FIXTURES
+
 READ_BYTES = 65536
 _INT = struct.Struct(">i")
 _HEADER = struct.Struct(">ii")

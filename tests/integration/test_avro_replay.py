@@ -55,6 +55,7 @@ from proto.avro.framing import FrameDecoder
 from tests.integration.fake_collector import (FIXTURES, STEADY_BUFFERS, Frame, capture,
                                               encode_frame, split_frames)
 from tests.integration.harness import BIN, Agent, wait_for
+from tests.paths import REPO
 
 DOC = (FIXTURES / "AvroSourceProtocol.json").read_bytes()
 NODOC = (FIXTURES / "AvroSourceProtocol.nodoc.json").read_bytes()
@@ -480,10 +481,10 @@ def forwarder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Pa
             sink, batch = sinks[name], 1000 if replay.source == "big" else 3
             with socket.create_server(("127.0.0.1", 0)) as listener:
                 logs[name] = workdir / f"fake-{name}.jsonl"
-                args = [sys.executable, str(Path(__file__).with_name("fake_collector.py")),
+                args = [sys.executable, "-m", "tests.integration.fake_collector",
                         "--fd", str(listener.fileno()), "--log", str(logs[name]),
                         *(["--deflate"] if replay.deflate else []), *replay.stems]
-                fakes.append(subprocess.Popen(args, pass_fds=[listener.fileno()]))
+                fakes.append(subprocess.Popen(args, pass_fds=[listener.fileno()], cwd=REPO))
                 port = listener.getsockname()[1]
             lines += [f"f.channels.c_{sink}.type = memory",
                       f"f.channels.c_{sink}.capacity = {max(100, 2 * batch)}",

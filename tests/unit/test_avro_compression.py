@@ -10,8 +10,8 @@ import pytest
 
 from proto.avro import FrameTooLarge, MalformedFrame, ServerConnection, Status
 from proto.avro.compression import Compressor, Decompressor
+from tests.paths import AVRO_FIXTURES as FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "avro"
 
 
 def test_session6_is_session1_through_one_sync_flushed_stream_per_direction() -> None:

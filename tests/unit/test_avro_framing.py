@@ -10,8 +10,8 @@ import pytest
 from proto.avro import FrameTooLarge, MalformedFrame
 from proto.avro.framing import (DEFAULT_MAX_FRAME_BYTES, JAVA_CHUNK_BYTES, FrameDecoder,
                                 default_max_buffers, encode_frame, java_chunks)
+from tests.paths import AVRO_FIXTURES as FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "avro"
 
 
 def header(serial: int, count: int) -> bytes:

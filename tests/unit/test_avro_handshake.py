@@ -14,8 +14,8 @@ from proto.avro.calls import read_response, request_head
 from proto.avro.framing import FrameDecoder, encode_frame
 from proto.avro.handshake import (HandshakeRequest, HandshakeResponse, Match, decode_request,
                                   decode_response, encode_request, encode_response)
+from tests.paths import AVRO_FIXTURES as FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "avro"
 NODOC = Protocol.parse((FIXTURES / "AvroSourceProtocol.nodoc.json").read_text())
 C, S = FLUME_PROTOCOL.md5, NODOC.md5
 BATCH = ([{"k": "v"}], [b"body"])

@@ -11,8 +11,8 @@ import pytest
 
 from proto.avro import FLUME_PROTOCOL, HandshakeError, Protocol, Status
 from proto.avro.protocol import EVENT_SCHEMA, EVENTS_SCHEMA, FLUME_PROTOCOL_TEXT, STATUS_SCHEMA
+from tests.paths import AVRO_FIXTURES as FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "avro"
 
 
 def test_protocol_text_is_flumes_byte_for_byte() -> None:

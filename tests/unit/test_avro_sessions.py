@@ -17,8 +17,8 @@ import pytest
 
 from proto.avro import ClientConnection, KnownProtocols, Protocol, ServerConnection, Status
 from proto.avro.protocol import FLUME_PROTOCOL
+from tests.paths import AVRO_FIXTURES as FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "avro"
 NODOC = Protocol.parse((FIXTURES / "AvroSourceProtocol.nodoc.json").read_text())
 OK, FAILED = Status.OK, Status.FAILED
 SESSION7_ERROR = ("org.apache.avro.AvroRuntimeException: Unknown datum type org.apache.avro."

@@ -15,8 +15,9 @@ import pytest
 
 from deploy.cli import main
 from services import rundir
+from tests.paths import SEED_EXAMPLES, nonempty
 
-EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "shared" / "examples").glob("*.conf"))
+EXAMPLES = nonempty(SEED_EXAMPLES, "seed example configs")
 ZFLUME = Path(sys.executable).parent / "zflume"
 
 GOOD = """\

@@ -10,8 +10,9 @@ import pytest
 
 from services.config.load import agent_names, check_file, load_agent
 from services.config.model import ConfigErrors
+from tests.paths import SEED_EXAMPLES, nonempty
 
-EXAMPLES = sorted(Path("/work/shared/examples").glob("*.conf"))
+EXAMPLES = nonempty(SEED_EXAMPLES, "seed example configs")
 
 BASE = """\
 a.sources = r1
