@@ -1,4 +1,4 @@
-"""Every internal message between zflume processes, defined once (protocol version 1).
+"""Every internal message between zflume processes, defined once (protocol version 2).
 
 Each message is one ZeroMQ multipart message:
 
@@ -10,39 +10,51 @@ restarted process from the one it knew. Requests carry `rid` (a request counter)
 it, so a client with several requests in flight matches each answer. Over a ROUTER socket the
 envelope (peer identity, empty delimiter) comes first; `split_envelope` removes it.
 
-    op            fields                                     blobs  sent by -> to
-    PUT           rid, src, seq, n, nbytes                   1      source -> channel
-    PUT_OK        rid, seq                                   0      channel -> source
-    FULL          rid, seq, reason                           0      channel -> source (retry later)
-    TAKE          rid, max, wait_ms, who                     0      router -> channel (long poll)
-    BATCH         rid, txn, n                                1+     channel -> router
-    EMPTY         rid                                        0      channel -> router (nothing within wait_ms)
-    RENEW         rid, txn                                   0      router -> channel (extend the lease)
-    COMMIT        rid, txn                                   0      router -> channel
-    ROLLBACK      rid, txn                                   0      router -> channel
-    OK            rid, txn                                   0      channel -> router
-    UNKNOWN_TXN   rid, txn                                   0      channel -> router (changed nothing)
-    DELIVER       txn, attempt, router, n, stamp, max_wait_ms 1+    router -> sink (PUSH)
-    RESULT        txn, attempt, router, status, reason,      0      sink -> router (PUSH)
-                  liveness
-    PING          rid                                        0      anyone -> a process's ctl socket
-    PONG          rid, state, txn, elapsed_ms, healthy, why  0      ctl socket -> pinger
-    STATS         rid                                        0      `zflume status` -> ctl socket
-    STATS_REPLY   rid, type, name, counters                  0      ctl socket -> `zflume status`
-    ERROR         rid, reason, detail                        0      any replier, for refused input
+One message carries several Flume transactions: what costs is the message, not the event, so
+every hop moves up to about a thousand events per message whatever Flume's batch sizes are, and
+each transaction inside stays atomic (docs/architecture.md 4).
 
-A transaction id `txn` is [channel incarnation, counter]; `seq` numbers a source's batches so a
-retried PUT is stored once. `src` is the source's incarnation. `who` names the taking router, so
-the channel can hand back the leases of that router's previous incarnation at once. `router` is
+    op            fields                                     blobs      sent by -> to
+    PUT           rid, src, seq, ns, sizes                   len(ns)    source -> channel
+    PUT_OK        rid, seq, stored                           0          channel -> source
+    FULL          rid, seq, stored, reason                   0          channel -> source
+    TAKE          rid, max, count, wait_ms, who              0          router -> channel (long poll)
+    BATCH         rid, txns, ns, parts                       sum(parts) channel -> router
+    EMPTY         rid                                        0          channel -> router
+    RENEW         rid, txns                                  0          router -> channel
+    COMMIT        rid, txns                                  0          router -> channel
+    ROLLBACK      rid, txns                                  0          router -> channel
+    OK            rid, unknown                               0          channel -> router
+    DELIVER       fid, attempt, router, ns, parts, stamp,    sum(parts) router -> sink (PUSH)
+                  max_wait_ms
+    RESULT        fid, attempt, router, done, reason,        0          sink -> router (PUSH)
+                  liveness
+    PING          rid                                        0          anyone -> a process's ctl socket
+    PONG          rid, state, txn, elapsed_ms, healthy, why  0          ctl socket -> pinger
+    STATS         rid                                        0          `zflume status` -> ctl socket
+    STATS_REPLY   rid, type, name, counters                  0          ctl socket -> `zflume status`
+    ERROR         rid, reason, detail                        0          any replier, for refused input
+
+PUT: blob i is the source's transaction `seq + i` of `ns[i]` events and `sizes[i]` body bytes.
+The channel stores the transactions in order, each all or nothing and each once even if
+retried; PUT_OK says all `stored`; FULL says only the first `stored` are in and why the rest
+are not (the source retries or fails exactly those). `src` is the source's incarnation.
+TAKE asks for up to `count` transactions of at most `max` events each; BATCH answers with
+`txns[i]` holding `ns[i]` events in the next `parts[i]` blobs. A transaction id is [channel
+incarnation, counter]. COMMIT, ROLLBACK and RENEW name several transactions; OK lists those
+the channel did not know (a repeated COMMIT is known). `who` names the taking router, so the
+channel can hand back the leases of that router's previous incarnation at once.
+DELIVER carries one flight of a router (`fid`), its transactions' events in the same
+`ns`/`parts` layout; RESULT says per transaction whether it was `done` (delivered). `router` is
 the router's incarnation, echoed in RESULT so a result meant for a previous router is dropped;
-`attempt` counts re-routes of one transaction so a late result from an abandoned sink is too.
+`attempt` counts re-routes so a late result from an abandoned sink is too.
 `stamp` is the router's CLOCK_MONOTONIC at sending (router and sink share a host): a sink does
 not start a delivery older than `max_wait_ms` (0 = no limit), because after that long the
 router may have given up on the sink (missed heartbeats, e.g. the sink was SIGSTOPped) and
 re-routed the batch; writing it anyway would only duplicate it.
 PONG state is IDLE, BUSY (delivering for elapsed_ms) or STOPPING (SIGTERM received).
-RESULT status is DELIVERED or FAILED; `liveness` says the failure was the target being
-unreachable (refused, reset, timeout) rather than a FAILED answer from it.
+`liveness` says a failure was the target being unreachable (refused, reset, timeout) rather
+than a FAILED answer from it.
 """
 from __future__ import annotations
 
@@ -54,38 +66,42 @@ import msgpack
 
 from proto.errors import MalformedMessage, ProtocolError, UnknownOp, VersionMismatch
 
-VERSION = 1
+VERSION = 2
 MAX_HEADER_BYTES = 64 * 1024
 
 Txn = tuple[bytes, int]
 
-# op -> (required fields with their types, minimum number of blobs)
+# op -> (required fields with their types, what the blob frames must add up to)
 _INT = int
 _STR = str
 _BYTES = bytes
 _TXN = "txn"
-SCHEMA: dict[str, tuple[dict[str, Any], int]] = {
-    "PUT": ({"rid": _INT, "src": _BYTES, "seq": _INT, "n": _INT, "nbytes": _INT}, 1),
-    "PUT_OK": ({"rid": _INT, "seq": _INT}, 0),
-    "FULL": ({"rid": _INT, "seq": _INT, "reason": _STR}, 0),
-    "TAKE": ({"rid": _INT, "max": _INT, "wait_ms": _INT, "who": _STR}, 0),
-    "BATCH": ({"rid": _INT, "txn": _TXN, "n": _INT}, 1),
-    "EMPTY": ({"rid": _INT}, 0),
-    "RENEW": ({"rid": _INT, "txn": _TXN}, 0),
-    "COMMIT": ({"rid": _INT, "txn": _TXN}, 0),
-    "ROLLBACK": ({"rid": _INT, "txn": _TXN}, 0),
-    "OK": ({"rid": _INT, "txn": _TXN}, 0),
-    "UNKNOWN_TXN": ({"rid": _INT, "txn": _TXN}, 0),
-    "DELIVER": ({"txn": _TXN, "attempt": _INT, "router": _BYTES, "n": _INT, "stamp": float,
-                 "max_wait_ms": _INT}, 1),
-    "RESULT": ({"txn": _TXN, "attempt": _INT, "router": _BYTES, "status": _STR,
-                "reason": _STR, "liveness": bool}, 0),
-    "PING": ({"rid": _INT}, 0),
-    "PONG": ({"rid": _INT, "state": _STR, "elapsed_ms": _INT, "healthy": bool, "why": _STR}, 0),
-    "STATS": ({"rid": _INT}, 0),
-    "STATS_REPLY": ({"rid": _INT, "type": _STR, "name": _STR, "counters": dict}, 0),
-    "ERROR": ({"rid": _INT, "reason": _STR, "detail": _STR}, 0),
+_TXNS = "txns"
+_INTS = "ints"
+_BOOLS = "bools"
+_NS, _PARTS = "ns", "parts"
+SCHEMA: dict[str, tuple[dict[str, Any], str | None]] = {
+    "PUT": ({"rid": _INT, "src": _BYTES, "seq": _INT, "ns": _INTS, "sizes": _INTS}, _NS),
+    "PUT_OK": ({"rid": _INT, "seq": _INT, "stored": _INT}, None),
+    "FULL": ({"rid": _INT, "seq": _INT, "stored": _INT, "reason": _STR}, None),
+    "TAKE": ({"rid": _INT, "max": _INT, "count": _INT, "wait_ms": _INT, "who": _STR}, None),
+    "BATCH": ({"rid": _INT, "txns": _TXNS, "ns": _INTS, "parts": _INTS}, _PARTS),
+    "EMPTY": ({"rid": _INT}, None),
+    "RENEW": ({"rid": _INT, "txns": _TXNS}, None),
+    "COMMIT": ({"rid": _INT, "txns": _TXNS}, None),
+    "ROLLBACK": ({"rid": _INT, "txns": _TXNS}, None),
+    "OK": ({"rid": _INT, "unknown": _TXNS}, None),
+    "DELIVER": ({"fid": _INT, "attempt": _INT, "router": _BYTES, "ns": _INTS, "parts": _INTS,
+                 "stamp": float, "max_wait_ms": _INT}, _PARTS),
+    "RESULT": ({"fid": _INT, "attempt": _INT, "router": _BYTES, "done": _BOOLS,
+                "reason": _STR, "liveness": bool}, None),
+    "PING": ({"rid": _INT}, None),
+    "PONG": ({"rid": _INT, "state": _STR, "elapsed_ms": _INT, "healthy": bool, "why": _STR}, None),
+    "STATS": ({"rid": _INT}, None),
+    "STATS_REPLY": ({"rid": _INT, "type": _STR, "name": _STR, "counters": dict}, None),
+    "ERROR": ({"rid": _INT, "reason": _STR, "detail": _STR}, None),
 }
+MAX_LIST = 4096  # transactions in one message: far above the ~1000 events a message carries
 
 
 def new_incarnation() -> bytes:
@@ -106,14 +122,23 @@ class Message:
         return self.fields[key]
 
     @property
-    def txn(self) -> Txn:
-        return self.fields["txn"]
+    def txns(self) -> list[Txn]:
+        return self.fields["txns"]
+
+    def groups(self) -> list[list[Any]]:
+        """The blobs of each transaction of a BATCH or DELIVER, per `parts`."""
+        out, at = [], 0
+        for count in self.fields["parts"]:
+            out.append(self.blobs[at:at + count])
+            at += count
+        return out
 
 
 def pack(op: str, inc: bytes, blobs: Sequence[Any] = (), **fields: Any) -> list[Any]:
     """Frames for one message; the only place the header layout is written."""
-    if "txn" in fields:
-        fields["txn"] = list(fields["txn"])
+    for key in ("txns", "unknown"):
+        if key in fields:
+            fields[key] = [list(txn) for txn in fields[key]]
     header = msgpack.packb([VERSION, op, inc, fields], use_bin_type=True)
     return [header, *blobs]
 
@@ -144,20 +169,35 @@ def unpack(frames: Sequence[Any]) -> Message:
     return Message(op, inc, fields, list(frames[1:]))
 
 
+def _is_txn(value: Any) -> bool:
+    return (isinstance(value, list) and len(value) == 2 and isinstance(value[0], bytes)
+            and isinstance(value[1], int) and not isinstance(value[1], bool))
+
+
 def _check_fields(op: str, fields: dict[str, Any], blob_count: int) -> None:
     """Refuse a message whose fields or blob count do not match its op's schema."""
-    required, min_blobs = SCHEMA[op]
+    required, blobs_from = SCHEMA[op]
     for key, kind in required.items():
         value = fields.get(key)
-        if kind == _TXN:
-            if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], bytes)
-                    and isinstance(value[1], int)):
-                raise MalformedMessage(f"{op}: {key} is not [incarnation, counter]")
-            fields[key] = (value[0], value[1])
+        if kind in (_TXNS, _INTS, _BOOLS):
+            item_ok = {_TXNS: _is_txn, _BOOLS: lambda v: isinstance(v, bool),
+                       _INTS: lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                       }[kind]
+            if not (isinstance(value, list) and len(value) <= MAX_LIST
+                    and all(map(item_ok, value))):
+                raise MalformedMessage(f"{op}: {key} is not a list of {kind}")
+            if kind == _TXNS:
+                fields[key] = [(txn[0], txn[1]) for txn in value]
         elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise MalformedMessage(f"{op}: field {key} missing or not {kind.__name__}")
-    if blob_count < min_blobs:
-        raise MalformedMessage(f"{op}: needs {min_blobs} batch frame(s), got {blob_count}")
+    if blobs_from is None:
+        return
+    lists = [fields[k] for k in ("txns", "ns", "sizes", "parts") if k in required]
+    if not lists[0] or any(len(items) != len(lists[0]) for items in lists):
+        raise MalformedMessage(f"{op}: empty, or its lists differ in length")
+    expected = len(fields["ns"]) if blobs_from == _NS else sum(fields["parts"])
+    if blob_count != expected or (blobs_from == _PARTS and 0 in fields["parts"]):
+        raise MalformedMessage(f"{op}: needs {expected} batch frame(s), got {blob_count}")
 
 
 def split_envelope(frames: list[Any]) -> tuple[list[Any], list[Any]]:

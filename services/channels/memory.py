@@ -32,6 +32,7 @@ class Waiting:
     msg: messages.Message
     deadline: float
     reason: str = ""  # why the store last refused it (a PUT), for the FULL answer
+    stored: int = 0  # a PUT's transactions stored so far, in order
 
 
 class MemoryChannel(Process):
@@ -101,7 +102,7 @@ class MemoryChannel(Process):
 
     # -- PUT ----------------------------------------------------------------------------------
     def _put(self, envelope: list[Any], msg: messages.Message) -> None:
-        self.counters["EventPutAttemptCount"] += msg["n"]
+        self.counters["EventPutAttemptCount"] += sum(msg["ns"])
         for waiting in self.puts:
             if waiting.msg["src"] == msg["src"] and waiting.msg["seq"] == msg["seq"]:
                 waiting.envelope = envelope  # a retry over a fresh socket: answer it there
@@ -110,21 +111,31 @@ class MemoryChannel(Process):
         self._admit_puts()
 
     def _admit_puts(self) -> None:
-        """Store waiting PUTs in arrival order while they fit."""
+        """Store waiting PUTs' transactions in arrival order while they fit."""
         while self.puts:
             waiting = self.puts[0]
-            msg = waiting.msg
-            blob = msg.blobs[0]
-            was_new = not self.store.seen(msg["src"], msg["seq"])
-            waiting.reason = self.store.put(msg["src"], msg["seq"], blob, msg["n"], msg["nbytes"])
-            if waiting.reason:
+            if not self._store_some(waiting):
                 break  # still serve the takes that the puts admitted so far have fed
             self.puts.popleft()
-            if was_new:
-                self.counters["EventPutSuccessCount"] += msg["n"]
-            self._durable(waiting.envelope, messages.pack("PUT_OK", self.inc, rid=msg["rid"],
-                                                          seq=msg["seq"]))
+            msg = waiting.msg
+            self._durable(waiting.envelope, messages.pack(
+                "PUT_OK", self.inc, rid=msg["rid"], seq=msg["seq"], stored=waiting.stored))
         self._serve_takes()
+
+    def _store_some(self, waiting: Waiting) -> bool:
+        """Store a PUT's next transactions, each all or nothing; True once all are in."""
+        msg = waiting.msg
+        src, first, ns, sizes = msg["src"], msg["seq"], msg["ns"], msg["sizes"]
+        while waiting.stored < len(ns):
+            i = waiting.stored
+            was_new = not self.store.seen(src, first + i)
+            waiting.reason = self.store.put(src, first + i, msg.blobs[i], ns[i], sizes[i])
+            if waiting.reason:
+                return False
+            waiting.stored += 1
+            if was_new:
+                self.counters["EventPutSuccessCount"] += ns[i]
+        return True
 
     # -- TAKE and transactions ----------------------------------------------------------------
     def _take(self, envelope: list[Any], msg: messages.Message) -> None:
@@ -137,32 +148,42 @@ class MemoryChannel(Process):
         while self.takes and self.store.queued:
             waiting = self.takes.popleft()
             msg = waiting.msg
-            lease = self.store.take(msg["who"], msg.inc, max(1, msg["max"]))
-            if lease is None:
+            leases = []
+            for _ in range(max(1, msg["count"])):
+                lease = self.store.take(msg["who"], msg.inc, max(1, msg["max"]))
+                if lease is None:
+                    break
+                leases.append(lease)
+            if not leases:
                 self.takes.appendleft(waiting)
                 return
-            self.counters["EventTakeAttemptCount"] += lease.n
+            self.counters["EventTakeAttemptCount"] += sum(lease.n for lease in leases)
             self._send(waiting.envelope, messages.pack(
-                "BATCH", self.inc, [c.blob for c in lease.chunks], rid=msg["rid"],
-                txn=lease.txn, n=lease.n))
+                "BATCH", self.inc, [c.blob for lease in leases for c in lease.chunks],
+                rid=msg["rid"], txns=[lease.txn for lease in leases],
+                ns=[lease.n for lease in leases], parts=[len(lease.chunks) for lease in leases]))
 
     def _txn_op(self, envelope: list[Any], msg: messages.Message) -> None:
-        txn = msg.txn
+        unknown = []
         reply = self._send
+        for txn in msg.txns:
+            if msg.op == "COMMIT":
+                reply = self._durable
+                lease = self.store.leases.get(txn)
+                known = self.store.commit(txn)
+                if lease is not None:
+                    self.counters["EventTakeSuccessCount"] += lease.n
+            elif msg.op == "ROLLBACK":
+                known = self.store.rollback(txn)
+            else:
+                known = self.store.renew(txn)
+            if not known:
+                unknown.append(txn)
         if msg.op == "COMMIT":
-            reply = self._durable
-            lease = self.store.leases.get(txn)
-            known = self.store.commit(txn)
-            if lease is not None:
-                self.counters["EventTakeSuccessCount"] += lease.n
-                self._admit_puts()
+            self._admit_puts()
         elif msg.op == "ROLLBACK":
-            known = self.store.rollback(txn)
             self._serve_takes()
-        else:
-            known = self.store.renew(txn)
-        reply(envelope, messages.pack("OK" if known else "UNKNOWN_TXN", self.inc,
-                                      rid=msg["rid"], txn=txn))
+        reply(envelope, messages.pack("OK", self.inc, rid=msg["rid"], unknown=unknown))
 
     HANDLERS = {"PUT": _put, "TAKE": _take, "COMMIT": _txn_op, "ROLLBACK": _txn_op,
                 "RENEW": _txn_op}
@@ -172,14 +193,17 @@ class MemoryChannel(Process):
         now = time.monotonic()
         while self.puts and self.puts[0].deadline <= now:
             waiting = self.puts.popleft()
-            reason = (self.store.fits(waiting.msg["n"], waiting.msg["nbytes"]) or waiting.reason
+            msg, at = waiting.msg, waiting.stored
+            reason = (self.store.fits(msg["ns"][at], msg["sizes"][at]) or waiting.reason
                       or "channel full")
-            self._send(waiting.envelope, messages.pack(
-                "FULL", self.inc, rid=waiting.msg["rid"], seq=waiting.msg["seq"], reason=reason))
+            # Transactions already stored are promised kept: durable, like PUT_OK.
+            self._durable(waiting.envelope, messages.pack(
+                "FULL", self.inc, rid=msg["rid"], seq=msg["seq"], stored=at, reason=reason))
         while self.takes and self.takes[0].deadline <= now:
             waiting = self.takes.popleft()
             self._send(waiting.envelope, messages.pack("EMPTY", self.inc,
                                                        rid=waiting.msg["rid"]))
+        self._flush()
 
     def _expire_leases(self) -> None:
         returned = self.store.expire()

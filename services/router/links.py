@@ -12,19 +12,31 @@ from proto.messages import Txn
 
 @dataclass
 class Flight:
-    """One taken batch, from TAKE until COMMIT or ROLLBACK.
+    """Transactions taken together and delivered together, from TAKE until COMMIT or ROLLBACK.
 
-    `attempt` grows with every re-route so that a late RESULT from a sink the batch was taken
-    away from is recognised as stale; `tried` keeps a batch from bouncing between failing sinks.
+    `fid` names the flight to its sink; `attempt` grows with every re-route so that a late
+    RESULT from a sink the flight was taken away from is recognised as stale; `tried` keeps a
+    flight from bouncing between failing sinks. `groups[i]` holds the blobs of `txns[i]`.
     """
 
-    txn: Txn
-    blobs: list[Any]
-    n: int
+    fid: int
+    txns: list[Txn]
+    ns: list[int]
+    groups: list[list[Any]]
     sink: str = ""
     attempt: int = 0
     sent_at: float = 0.0
     tried: set[str] = field(default_factory=set)
+
+    @property
+    def n(self) -> int:
+        return sum(self.ns)
+
+    def subset(self, fid: int, keep: list[int]) -> Flight:
+        """The transactions at indexes `keep`, as a flight of their own."""
+        return Flight(fid, [self.txns[i] for i in keep], [self.ns[i] for i in keep],
+                      [self.groups[i] for i in keep], self.sink, self.attempt, self.sent_at,
+                      set(self.tried))
 
 
 @dataclass
@@ -39,7 +51,7 @@ class SinkLink:
     alive: bool = True
     misses: int = 0
     incarnation: bytes = b""
-    flights: dict[Txn, Flight] = field(default_factory=dict)
+    flights: dict[int, Flight] = field(default_factory=dict)
 
     def has_room(self) -> bool:
         return len(self.flights) < self.window

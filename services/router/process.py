@@ -7,6 +7,7 @@ left it goes back to the channel (ROLLBACK) and the router backs off as Flume's 
 """
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Any
 
@@ -24,6 +25,7 @@ from services.router.policy import make_policy
 BACKOFF_STEP_S = 1.0  # Flume SinkRunner: 1 s more per consecutive empty-handed round, to 5 s
 BACKOFF_MAX_S = 5.0
 MAX_TAKES_IN_FLIGHT = 2
+FLIGHT_EVENTS = 1000  # events taken and delivered in one message, whatever the batch size
 
 
 class SinkRouter(Process):
@@ -41,6 +43,12 @@ class SinkRouter(Process):
                                   self.group.priorities, now, random.Random())
         self.links = {sink: self._link(sink) for sink in self.group.sinks}
         self.take_max = min(link.batch_size for link in self.links.values())
+        # Several transactions per TAKE and DELIVER, but no more than a quarter of the
+        # channel, so that the channel keeps refilling while flights are out.
+        per_flight = min(FLIGHT_EVENTS, int(chan_params["capacity"]) // 4)
+        self.take_count = max(1, per_flight // self.take_max)
+        self.fids = itertools.count(1)
+        self.to_commit: list[messages.Txn] = []
         self.waiting: list[Flight] = []  # taken, but the chosen sink's window is full
         self.takes = 0
         self.channel_empty = False
@@ -88,23 +96,37 @@ class SinkRouter(Process):
         while self.takes < min(room, MAX_TAKES_IN_FLIGHT):
             self.takes += 1
             self.chan.request("TAKE", self.wait_ms / 1000.0 + 2.0, context="TAKE",
-                              max=self.take_max, wait_ms=self.wait_ms, who=self.program)
+                              max=self.take_max, count=self.take_count, wait_ms=self.wait_ms,
+                              who=self.program)
 
     def _on_channel(self, msg: messages.Message, pending: Pending) -> None:
         if pending.context == "TAKE":
             self.takes -= 1
         if msg.op == "BATCH":
             self.channel_empty = False
-            self.counters["BatchTakenCount"] += 1
-            self._route(Flight(msg.txn, msg.blobs, msg["n"]))
+            self.counters["BatchTakenCount"] += len(msg.txns)
+            for flight in self._spread(Flight(next(self.fids), msg.txns, msg["ns"],
+                                              msg.groups())):
+                self._route(flight)
         elif msg.op == "EMPTY":
             self.channel_empty = True
-        elif msg.op == "UNKNOWN_TXN":
-            self.log.warning("channel no longer knew transaction %s (lease expired?): its "
-                             "events will be delivered again", msg.txn[1])
+        elif msg.op == "OK" and msg["unknown"]:
+            self.log.warning("channel no longer knew %d transaction(s) (lease expired?): their "
+                             "events will be delivered again", len(msg["unknown"]))
         elif msg.op == "ERROR":
             self.log.error("channel refused a request: %s %s", msg["reason"], msg["detail"])
         self._pump()
+
+    def _spread(self, flight: Flight) -> list[Flight]:
+        """load_balance shares transactions, not takes: a take of several is cut into one
+        flight per live sink, so each sink gets its share of Flume batches."""
+        live = sum(link.alive for link in self.links.values())
+        if self.group.processor != "load_balance" or live < 2 or len(flight.txns) < 2:
+            return [flight]
+        parts = min(live, len(flight.txns))
+        cuts = [len(flight.txns) * i // parts for i in range(parts + 1)]
+        return [flight.subset(next(self.fids), list(range(cuts[i], cuts[i + 1])))
+                for i in range(parts)]
 
     # -- routing --------------------------------------------------------------------------------
     def _route(self, flight: Flight) -> None:
@@ -134,20 +156,21 @@ class SinkRouter(Process):
         flight.attempt += 1
         flight.sink = link.name
         flight.sent_at = now()
-        frames = messages.pack("DELIVER", self.inc, flight.blobs, txn=flight.txn,
-                               attempt=flight.attempt, router=self.inc, n=flight.n,
+        frames = messages.pack("DELIVER", self.inc, [b for g in flight.groups for b in g],
+                               fid=flight.fid, attempt=flight.attempt, router=self.inc,
+                               ns=flight.ns, parts=[len(g) for g in flight.groups],
                                stamp=flight.sent_at, max_wait_ms=self.abandon_ms)
         try:
             link.push.send_multipart(frames, zmq.NOBLOCK)
         except zmq.Again:
             return False
-        link.flights[flight.txn] = flight
+        link.flights[flight.fid] = flight
         return True
 
     def _give_back(self, flight: Flight) -> None:
-        """No sink can take this batch now: roll it back and back off."""
-        self.counters["RollbackCount"] += 1
-        self.chan.request("ROLLBACK", 5.0, txn=flight.txn)
+        """No sink can take this flight now: roll it back and back off."""
+        self.counters["RollbackCount"] += len(flight.txns)
+        self.chan.request("ROLLBACK", 5.0, txns=flight.txns)
         if now() < self.paused_until:
             return  # the other batches of a round that is already backing off
         self.backoff_rounds += 1
@@ -174,25 +197,37 @@ class SinkRouter(Process):
                 self._result(messages.unpack(frames))
             except ProtocolError as exc:
                 self.refused(exc, "results")
+        self._commit()
         self._pump()
+
+    def _commit(self) -> None:
+        """One COMMIT for every transaction this burst of results delivered."""
+        if self.to_commit:
+            self.chan.request("COMMIT", 5.0, txns=self.to_commit)
+            self.to_commit = []
 
     def _result(self, msg: messages.Message) -> None:
         if msg.op != "RESULT" or msg["router"] != self.inc:
             return
-        flight = next((link.flights.get(msg.txn) for link in self.links.values()
-                       if msg.txn in link.flights), None)
-        if flight is None or flight.attempt != msg["attempt"]:
-            return  # a result for a batch we already re-routed or finished
+        fid = msg["fid"]
+        flight = next((link.flights[fid] for link in self.links.values() if fid in link.flights),
+                      None)
+        if flight is None or flight.attempt != msg["attempt"] or len(msg["done"]) != len(
+                flight.txns):
+            return  # a result for a flight we already re-routed or finished
         link = self.links[flight.sink]
-        del link.flights[flight.txn]
-        if msg["status"] == "DELIVERED":
+        del link.flights[fid]
+        done = msg["done"]
+        delivered = [i for i, ok in enumerate(done) if ok]
+        if delivered:
             self.policy.delivered(link.name)
             self.backoff_rounds = 0
-            self.counters["BatchDeliveredCount"] += 1
-            self.counters["EventDeliveredCount"] += flight.n
-            self.chan.request("COMMIT", 5.0, txn=flight.txn)
-        else:
-            self._failed(link.name, flight, msg["liveness"], msg["reason"])
+            self.counters["BatchDeliveredCount"] += len(delivered)
+            self.counters["EventDeliveredCount"] += sum(flight.ns[i] for i in delivered)
+            self.to_commit += [flight.txns[i] for i in delivered]
+        if len(delivered) < len(done):
+            failed = flight.subset(next(self.fids), [i for i, ok in enumerate(done) if not ok])
+            self._failed(link.name, failed, msg["liveness"], msg["reason"])
         self._release_waiting()
 
     def _release_waiting(self) -> None:
@@ -248,13 +283,14 @@ class SinkRouter(Process):
         t = now()
         for link in self.links.values():
             for flight in link.overdue(t):
-                del link.flights[flight.txn]
+                del link.flights[flight.fid]
                 self._failed(link.name, flight, liveness=True, reason="no result in time")
         self._pump()
 
     def _renew(self) -> None:
-        for flight in self._all_flights():
-            self.chan.request("RENEW", 5.0, txn=flight.txn)
+        txns = [txn for flight in self._all_flights() for txn in flight.txns]
+        if txns:
+            self.chan.request("RENEW", 5.0, txns=txns)
 
     def _all_flights(self) -> list[Flight]:
         return [*self.waiting, *(f for link in self.links.values() for f in link.flights.values())]
@@ -273,5 +309,7 @@ class SinkRouter(Process):
             link.alive for link in self.links.values())
 
     def close(self) -> None:
-        for flight in self._all_flights():
-            self.chan.request("ROLLBACK", 1.0, txn=flight.txn)
+        self._commit()
+        txns = [txn for flight in self._all_flights() for txn in flight.txns]
+        if txns:
+            self.chan.request("ROLLBACK", 1.0, txns=txns)

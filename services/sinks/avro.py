@@ -1,6 +1,9 @@
 """The avro sink: Flume's AvroSink, a client of a collector's AvroSourceProtocol.
 
-Deliveries go over one connection, used by the sink's worker thread; a prober thread keeps a
+Deliveries go over one connection, used by the sink's worker thread, with every appendBatch of
+the flights at hand in flight at once (Avro's framing numbers each call; replies are matched by
+serial, and a Flume AvroSource answers a connection's calls in order), so the hop costs one
+round trip per several Flume batches, not one per batch; a prober thread keeps a
 second connection and sends an empty appendBatch every PROBE_INTERVAL_S (on its first call the
 handshake is the probe), so a killed collector is seen within a second and a frozen one within
 PROBE_TIMEOUT_S plus a heartbeat, long before the 20 s request timeout a delivery would wait.
@@ -17,7 +20,7 @@ from proto import batch
 from proto.avro.client import ClientConnection
 from proto.avro.errors import ProtocolError as AvroProtocolError
 from proto.avro.protocol import Protocol, Status
-from services.sinks.base import DeliveryFailed, SinkProcess
+from services.sinks.base import Batch, DeliveryFailed, SinkProcess
 
 READ_BYTES = 65536
 PROBE_INTERVAL_S = 0.5
@@ -43,14 +46,26 @@ class AvroCaller:
 
     def call(self, headers: batch.Headers, bodies: list[bytes], limit_s: float = 0.0) -> None:
         """appendBatch; returns on OK, raises DeliveryFailed otherwise (and drops the link)."""
+        outcome = self.call_many([(headers, bodies)], limit_s)[0]
+        if outcome is not None:
+            raise outcome
+
+    def call_many(self, batches: list[Batch], limit_s: float = 0.0
+                  ) -> list[DeliveryFailed | None]:
+        """One appendBatch per batch, all in flight at once once the handshake is done: None
+        for an OK, else why. A broken link fails exactly the calls it had not answered."""
+        outcomes: dict[int, DeliveryFailed | None] = {}
         try:
             self._connect()
-            status, error = self._round_trip(headers, bodies, limit_s)
+            if not self.conn.established:
+                self._round_trip(batches[:1], outcomes, limit_s)
+            if len(outcomes) < len(batches):
+                self._round_trip(batches[len(outcomes):], outcomes, limit_s, len(outcomes))
         except (OSError, AvroProtocolError) as exc:
             self.close()
-            raise DeliveryFailed(f"{self._name()}: {exc or type(exc).__name__}", True) from exc
-        if error is not None or status is not Status.OK:
-            raise DeliveryFailed(f"{self._name()} answered {error or status.name}", False)
+            lost = DeliveryFailed(f"{self._name()}: {exc or type(exc).__name__}", True)
+            return [outcomes.get(i, lost) for i in range(len(batches))]
+        return [outcomes[i] for i in range(len(batches))]
 
     def _connect(self) -> None:
         if self.sock is not None:
@@ -66,16 +81,21 @@ class AvroCaller:
         self.opened_at = time.monotonic()
         self.counters["ConnectionCreatedCount"] += 1
 
-    def _round_trip(self, headers: batch.Headers, bodies: list[bytes],
-                    limit_s: float) -> tuple[Status | None, str | None]:
-        """Send one call and read until its reply; the first call (handshake) is bounded by
-        connect-timeout, later ones by request-timeout, as Flume's client does."""
-        first = not self.conn.established
-        timeout = self.connect_timeout_s if first else self.request_timeout_s
+    def _round_trip(self, batches: list[Batch], outcomes: dict[int, DeliveryFailed | None],
+                    limit_s: float, first_index: int = 0) -> None:
+        """Send the calls and read until each is answered, filling `outcomes` by index. The
+        first call (handshake) is bounded by connect-timeout, later ones by request-timeout,
+        as Flume's client does."""
+        timeout = self.request_timeout_s if self.conn.established else self.connect_timeout_s
         deadline = time.monotonic() + (min(timeout, limit_s) if limit_s else timeout)
-        serial, data = self.conn.append_batch(headers, bodies)
-        self.sock.sendall(data)
-        while True:
+        waiting: dict[int, int] = {}
+        frames = []
+        for index, (headers, bodies) in enumerate(batches, first_index):
+            serial, data = self.conn.append_batch(headers, bodies)
+            waiting[serial] = index
+            frames.append(data)
+        self._send_all(b"".join(frames), deadline)
+        while waiting:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise socket.timeout("no answer in time")
@@ -85,12 +105,22 @@ class AvroCaller:
                 raise ConnectionResetError("collector closed the connection")
             out, replies = self.conn.feed(data)
             for chunk in out:
-                self.sock.sendall(chunk)
+                self._send_all(chunk, deadline)
             if self.conn.established:
                 self.remotes[self.address] = self.conn.remote
             for reply in replies:
-                if reply.serial == serial:
-                    return reply.status, reply.error
+                index = waiting.pop(reply.serial, None)
+                if index is None:
+                    continue
+                if reply.error is not None or reply.status is not Status.OK:
+                    outcomes[index] = DeliveryFailed(
+                        f"{self._name()} answered {reply.error or reply.status.name}", False)
+                else:
+                    outcomes[index] = None
+
+    def _send_all(self, data: bytes, deadline: float) -> None:
+        self.sock.settimeout(max(0.001, deadline - time.monotonic()))
+        self.sock.sendall(data)
 
     def age_s(self) -> float:
         return time.monotonic() - self.opened_at if self.sock is not None else 0.0
@@ -121,10 +151,10 @@ class AvroWriter:
         self.healthy, self.why = False, "not probed yet"
         threading.Thread(target=self._probe_loop, name="prober", daemon=True).start()
 
-    def write(self, headers: batch.Headers, bodies: list[bytes]) -> None:
+    def write_many(self, batches: list[Batch]) -> list[DeliveryFailed | None]:
         if self.reset_s and self.caller.age_s() >= self.reset_s:
-            self.caller.close()  # reset-connection-interval: only ever between batches
-        self.caller.call(headers, bodies)
+            self.caller.close()  # reset-connection-interval: only ever between flights
+        return self.caller.call_many(batches)
 
     def probe(self) -> tuple[bool, str]:
         return self.healthy, self.why

@@ -1,5 +1,9 @@
 """What every sink process shares: receive DELIVER, write on a worker thread, answer RESULT.
 
+A DELIVER carries several transactions (each one Flume sink batch); a writer delivers them in
+order, or all at once where its target allows (an avro sink pipelines one appendBatch per
+transaction), and RESULT says which of them reached the target.
+
 The writing happens on one worker thread so that the main loop keeps answering heartbeats while
 a slow target holds a batch (PONG says BUSY and for how long). The worker owns its own PUSH
 socket to the router's results endpoint; nothing else crosses threads but a queue and a few
@@ -21,6 +25,7 @@ from services.config.schema import batch_size
 from services.process import Process
 
 QUIET_AFTER_STOP_S = 1.0  # on stop: no delivery for this long means the router is done
+MAX_JOBS_AT_ONCE = 8  # flights delivered together: the router's window bounds it anyway
 
 
 class DeliveryFailed(Exception):
@@ -31,16 +36,41 @@ class DeliveryFailed(Exception):
         self.liveness = liveness
 
 
+Batch = tuple[batch.Headers, list[bytes]]
+
+
 class Writer(Protocol):
     """One sink type's delivery to its target."""
 
-    def write(self, headers: batch.Headers, bodies: list[bytes]) -> None:
-        """Deliver a batch; return only once it reached the target, else DeliveryFailed."""
+    def write_many(self, batches: list[Batch]) -> list[DeliveryFailed | None]:
+        """Deliver each batch; return only once each reached the target or failed, with
+        None for a delivered one and its DeliveryFailed otherwise."""
 
     def probe(self) -> tuple[bool, str]:
         """(healthy, why) of the target as last seen; called on every PING, must not block."""
 
     def close(self) -> None: ...
+
+
+class OneByOne:
+    """`write_many` for writers that deliver one batch at a time: after a failure the rest are
+    not tried (they fail with it), so a target that broke is not hammered."""
+
+    def write(self, headers: batch.Headers, bodies: list[bytes]) -> None:
+        raise NotImplementedError
+
+    def write_many(self, batches: list[Batch]) -> list[DeliveryFailed | None]:
+        outcomes: list[DeliveryFailed | None] = []
+        for headers, bodies in batches:
+            if outcomes and outcomes[-1] is not None:
+                outcomes.append(outcomes[-1])
+                continue
+            try:
+                self.write(headers, bodies)
+                outcomes.append(None)
+            except DeliveryFailed as exc:
+                outcomes.append(exc)
+        return outcomes
 
 
 class SinkProcess(Process):
@@ -96,36 +126,63 @@ class SinkProcess(Process):
         results.setsockopt(zmq.LINGER, 1000)
         results.connect(self.endpoint(self.router, "results"))
         while True:
-            msg = self.jobs.get()
+            jobs = [self.jobs.get()]
+            while len(jobs) < MAX_JOBS_AT_ONCE and not self.jobs.empty():
+                jobs.append(self.jobs.get_nowait())  # only this thread takes from the queue
             self.busy_since = time.monotonic()
+            for msg, (done, reason, liveness) in zip(jobs, self._deliver_jobs(jobs)):
+                results.send_multipart(messages.pack(
+                    "RESULT", self.inc, fid=msg["fid"], attempt=msg["attempt"],
+                    router=msg["router"], done=done, reason=reason, liveness=liveness))
+            self.busy_since = 0.0
+
+    def _deliver_jobs(self, jobs: list[messages.Message]) -> list[tuple[list[bool], str, bool]]:
+        """Deliver the queued flights together (an avro sink pipelines all their calls);
+        a flight older than its router waits was re-routed already and is not written."""
+        fresh, outcomes = [], []
+        for msg in jobs:
             waited_ms = (self.busy_since - msg["stamp"]) * 1000
             if msg["max_wait_ms"] and waited_ms > msg["max_wait_ms"]:
-                # Frozen or swamped for longer than the router waits: it has re-routed this.
-                status, reason, liveness = "FAILED", f"stale: waited {waited_ms:.0f} ms", True
                 self.counters["StaleDeliveryCount"] += 1
+                outcomes.append(([False] * len(msg["ns"]), f"stale: waited {waited_ms:.0f} ms",
+                                 True))
             else:
-                status, reason, liveness = self._deliver(msg)
-            self.busy_since = 0.0
-            results.send_multipart(messages.pack(
-                "RESULT", self.inc, txn=msg.txn, attempt=msg["attempt"], router=msg["router"],
-                status=status, reason=reason, liveness=liveness))
+                fresh.append(msg)
+                outcomes.append(None)
+        delivered = iter(self._deliver(fresh))
+        return [next(delivered) if outcome is None else outcome for outcome in outcomes]
 
-    def _deliver(self, msg: messages.Message) -> tuple[str, str, bool]:
-        n = msg["n"]
-        self.counters["EventDrainAttemptCount"] += n
-        self.counters["BatchCompleteCount" if n >= self.batch_size else "BatchUnderflowCount"] += 1
-        try:
-            headers, bodies = batch.merge(msg.blobs)
-            self.writer.write(headers, bodies)
-        except batch.BatchError as exc:
-            self.counters["EventWriteFail"] += n
-            self.log.error("undecodable batch from the router: %s", exc)
-            return "FAILED", str(exc), False
-        except DeliveryFailed as exc:
-            self.counters["EventWriteFail"] += n
-            return "FAILED", str(exc), exc.liveness
-        self.counters["EventDrainSuccessCount"] += n
-        return "DELIVERED", "", False
+    def _deliver(self, jobs: list[messages.Message]) -> list[tuple[list[bool], str, bool]]:
+        """Write flights' transactions: per flight (delivered per transaction, why not,
+        liveness)."""
+        batches: list[Batch] = []
+        outcomes: list[DeliveryFailed | None] = []
+        for msg in jobs:
+            for n, blobs in zip(msg["ns"], msg.groups()):
+                self.counters["EventDrainAttemptCount"] += n
+                self.counters["BatchCompleteCount" if n >= self.batch_size
+                              else "BatchUnderflowCount"] += 1
+                try:
+                    batches.append(batch.merge(blobs))
+                    outcomes.append(None)
+                except batch.BatchError as exc:
+                    self.log.error("undecodable batch from the router: %s", exc)
+                    outcomes.append(DeliveryFailed(str(exc), liveness=False))
+        written = iter(self.writer.write_many(batches) if batches else [])
+        outcomes = [next(written) if outcome is None else outcome for outcome in outcomes]
+        results, at = [], 0
+        for msg in jobs:
+            ns = msg["ns"]
+            mine, at = outcomes[at:at + len(ns)], at + len(ns)
+            reason, liveness = "", False
+            for n, outcome in zip(ns, mine):
+                if outcome is None:
+                    self.counters["EventDrainSuccessCount"] += n
+                else:
+                    self.counters["EventWriteFail"] += n
+                    reason, liveness = str(outcome), liveness or outcome.liveness
+            results.append(([outcome is None for outcome in mine], reason, liveness))
+        return results
 
     # -- stop ---------------------------------------------------------------------------------
     def drained(self) -> bool:

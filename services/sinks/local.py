@@ -7,7 +7,7 @@ import time
 from typing import Any, Callable
 
 from proto import batch
-from services.sinks.base import DeliveryFailed, SinkProcess
+from services.sinks.base import Batch, DeliveryFailed, OneByOne, SinkProcess
 
 
 HEX_ROW = 16  # bytes per row of commons-io HexDump
@@ -40,7 +40,7 @@ def format_event(headers: dict[str, str], body: bytes, max_bytes: int) -> str:
     return f"{{ headers:{{{shown}}} body:{hex_dump(body[:max_bytes])} }}"
 
 
-class LoggerWriter:
+class LoggerWriter(OneByOne):
     """Logs each event at INFO, as Flume's LoggerSink."""
 
     def __init__(self, params: dict[str, Any], log: logging.Logger) -> None:
@@ -58,7 +58,7 @@ class LoggerWriter:
         pass
 
 
-class NullWriter:
+class NullWriter(OneByOne):
     """Discards everything, as Flume's NullSink."""
 
     def write(self, headers: batch.Headers, bodies: list[bytes]) -> None:
@@ -107,6 +107,14 @@ class FileRollWriter:
         self.index += 1
         self.fd = os.open(self.path(), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self.opened_at = self.clock()
+
+    def write_many(self, batches: list[Batch]) -> list[DeliveryFailed | None]:
+        """All batches in one write(): they reach the file together or fail together."""
+        try:
+            self.write(None, [body for _, bodies in batches for body in bodies])
+        except DeliveryFailed as exc:
+            return [exc] * len(batches)
+        return [None] * len(batches)
 
     def write(self, headers: batch.Headers, bodies: list[bytes]) -> None:
         if not bodies:

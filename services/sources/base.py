@@ -1,13 +1,17 @@
 """What every source process shares: interceptors, the replicating selector, and PUTs.
 
-A source hands `submit()` a batch of bodies; the batch is encoded once and PUT to every channel
-of the source, with a sequence number so a retry is stored once. It counts as accepted when every
-required channel answered PUT_OK. A FULL answer backs off and re-sends the same batch; nothing
-read is dropped. At most `WINDOW` batches are in flight: `has_room()` turns false and the
-source stops reading until a channel answers.
+A source hands `submit()` one Flume transaction (a batch of bodies); it is encoded once and PUT
+to every channel of the source, with a sequence number so a retry is stored once. It counts as
+accepted when every required channel stored it. The transactions submitted in one turn of the
+loop travel together in one PUT (up to GROUP_EVENTS events), each still stored all or nothing:
+per-message costs are paid per thousand events whatever the source's batchSize is. A FULL
+answer says how many of a PUT's transactions were stored; the rest are offered again after a
+backoff, so nothing read is dropped. At most `WINDOW` PUTs are in flight: `has_room()` turns
+false and the source stops reading until a channel answers.
 
 A source that can tell its client "no" (avro) passes `on_failed` and a deadline instead: FULL or
-no answer in time calls `on_failed(reason)` once and the batch is the client's to send again.
+no answer in time calls `on_failed(reason)` once for each transaction not stored, and those
+are the client's to send again.
 """
 from __future__ import annotations
 
@@ -22,22 +26,41 @@ from services.sources import dedupe
 from services.sources.interceptors import chain
 
 WINDOW = 4
+GROUP_EVENTS = 1000  # events in one PUT before it leaves without waiting for the turn's end
 FULL_BACKOFF_S = (0.05, 2.0)  # first retry after a FULL, cap; doubled per consecutive FULL
 PUT_MARGIN_S = 2.0  # beyond the channel's keep-alive before a PUT counts as lost
 
 
 @dataclass
-class InFlight:
+class SourceTxn:
+    """One Flume put transaction: stored all or nothing."""
+
     seq: int
     blob: bytes
     n: int
     nbytes: int
-    waiting: set[str]
-    required: set[str]
     on_accepted: Callable[[], None] | None = None
     on_failed: Callable[[str], None] | None = None
+
+
+@dataclass
+class PutGroup:
+    """The transactions of one turn, PUT together; `stored[ch]` of them are in channel ch."""
+
+    txns: list[SourceTxn]
+    required: set[str]
+    stored: dict[str, int] = field(default_factory=dict)
+    settled: int = 0  # txns[:settled] are accepted or failed back
     fulls: int = 0
     rids: dict[str, int] = field(default_factory=dict)  # channel -> request id of its PUT
+
+    @property
+    def seq(self) -> int:
+        return self.txns[0].seq
+
+    @property
+    def fails_back(self) -> bool:
+        return self.txns[0].on_failed is not None
 
 
 class SourceProcess(Process):
@@ -58,7 +81,9 @@ class SourceProcess(Process):
                                       f"channel {ch}")
             keep_alive = float(agent.channels[ch].params.get("keep-alive", 3))
             self.put_timeout[ch] = keep_alive + PUT_MARGIN_S
-        self.inflight: dict[int, InFlight] = {}
+        self.inflight: dict[int, PutGroup] = {}
+        self.forming: list[SourceTxn] = []
+        self.forming_events = 0
         self.seq = 0
 
     def has_room(self) -> bool:
@@ -67,9 +92,10 @@ class SourceProcess(Process):
     def submit(self, bodies: list[bytes], headers: batch.Headers = None,
                on_accepted: Callable[[], None] | None = None,
                on_failed: Callable[[str], None] | None = None, deadline_s: float = 0.0) -> None:
-        """PUT one batch to every channel; `on_accepted` runs once the required ones took it.
+        """PUT one transaction to every channel; `on_accepted` runs once the required ones
+        stored it. It leaves with the others of this turn (`deadline_s` is the group's).
 
-        With `on_failed`, a FULL answer or no answer within `deadline_s` fails the batch
+        With `on_failed`, a FULL answer or no answer within `deadline_s` fails the transaction
         instead of retrying it.
         """
         if not bodies:
@@ -84,14 +110,28 @@ class SourceProcess(Process):
                 on_accepted()
                 return
         self.seq += 1
-        flight = InFlight(self.seq, batch.encode(bodies, headers), len(bodies),
-                          sum(map(len, bodies)), set(self.clients), set(self.required),
-                          on_accepted, on_failed)
-        self.inflight[flight.seq] = flight
-        if on_failed is not None and deadline_s > 0:
-            self.after(deadline_s, lambda: self._fail(flight, "channel did not answer in time"))
+        txn = SourceTxn(self.seq, batch.encode(bodies, headers), len(bodies),
+                        sum(map(len, bodies)), on_accepted, on_failed)
+        if self.forming and (on_failed is None) != (self.forming[0].on_failed is None):
+            self._send_group(deadline_s)
+        if not self.forming:
+            self.after(0, lambda: self._send_group(deadline_s))  # at the end of this turn
+        self.forming.append(txn)
+        self.forming_events += txn.n
+        if self.forming_events >= GROUP_EVENTS:
+            self._send_group(deadline_s)
+
+    def _send_group(self, deadline_s: float) -> None:
+        """PUT what this turn submitted, as one group, to every channel."""
+        if not self.forming:
+            return
+        group = PutGroup(self.forming, set(self.required), {ch: 0 for ch in self.clients})
+        self.forming, self.forming_events = [], 0
+        self.inflight[group.seq] = group
+        if group.fails_back and deadline_s > 0:
+            self.after(deadline_s, lambda: self._fail(group, "channel did not answer in time"))
         for ch in self.clients:
-            self._put(ch, flight)
+            self._put(ch, group)
 
     def _remembering(self, ids: list[str], then: Callable[[], None] | None
                      ) -> Callable[[], None]:
@@ -102,71 +142,87 @@ class SourceProcess(Process):
                 then()
         return accepted
 
-    def _put(self, ch: str, flight: InFlight) -> None:
-        if flight.seq not in self.inflight:
-            return  # failed back to its client meanwhile
-        flight.rids[ch] = self.clients[ch].request("PUT", self.put_timeout[ch], [flight.blob], context=flight.seq,
-                                 src=self.inc, seq=flight.seq, n=flight.n, nbytes=flight.nbytes)
+    def _put(self, ch: str, group: PutGroup) -> None:
+        if group.seq not in self.inflight:
+            return  # settled meanwhile
+        rest = group.txns[group.stored[ch]:]
+        if not rest:
+            return
+        group.rids[ch] = self.clients[ch].request(
+            "PUT", self.put_timeout[ch], [t.blob for t in rest], context=group.seq,
+            src=self.inc, seq=rest[0].seq, ns=[t.n for t in rest], sizes=[t.nbytes for t in rest])
 
     def _on_reply(self, ch: str, msg: messages.Message, pending: Pending) -> None:
-        flight = self.inflight.get(pending.context)
-        if flight is None:
+        group = self.inflight.get(pending.context)
+        if group is None:
             return
-        if msg.op == "PUT_OK":
-            flight.waiting.discard(ch)
-            flight.required.discard(ch)
-        elif msg.op == "FULL":
-            self._full(ch, flight, msg["reason"])
-        else:
+        at = group.stored[ch]
+        if msg.op in ("PUT_OK", "FULL") and at < len(group.txns) and msg["seq"] == group.txns[at].seq:
+            group.stored[ch] = min(len(group.txns), at + msg["stored"])
+        if msg.op == "FULL":
+            self._full(ch, group, msg["reason"])
+        elif msg.op != "PUT_OK":
             self.counters["ChannelWriteFail"] += 1
             self.log.error("channel %s refused a batch: %s", ch, msg.fields)
-            self.after(FULL_BACKOFF_S[1], lambda: self._put(ch, flight))
-        self._settle(flight)
+            self.after(FULL_BACKOFF_S[1], lambda: self._put(ch, group))
+        self._settle(group)
 
-    def _full(self, ch: str, flight: InFlight, reason: str) -> None:
-        """Back off and offer the same batch again; an optional channel is given up on."""
-        if flight.on_failed is not None:
-            self._fail(flight, reason)
+    def _full(self, ch: str, group: PutGroup, reason: str) -> None:
+        """Back off and offer the transactions not stored again; an optional channel is given
+        up on; a client that can retry (avro) gets them back."""
+        if group.fails_back:
+            self._settle(group)
+            self._fail(group, reason)
             return
         self.counters["ChannelWriteFail"] += 1
-        if ch not in flight.required:
-            flight.waiting.discard(ch)
-            self.log.warning("optional channel %s full; batch %d skipped there", ch, flight.seq)
+        if ch not in group.required:
+            group.stored[ch] = len(group.txns)
+            self.log.warning("optional channel %s full; PUT %d skipped there", ch, group.seq)
             return
-        flight.fulls += 1
-        delay = min(FULL_BACKOFF_S[1], FULL_BACKOFF_S[0] * 2 ** flight.fulls)
-        if flight.fulls == 1:
-            self.log.warning("channel %s: %s; retrying the same batch", ch, reason)
-        self.after(delay, lambda: self._put(ch, flight))
+        group.fulls += 1
+        delay = min(FULL_BACKOFF_S[1], FULL_BACKOFF_S[0] * 2 ** group.fulls)
+        if group.fulls == 1:
+            self.log.warning("channel %s: %s; retrying the same batches", ch, reason)
+        self.after(delay, lambda: self._put(ch, group))
 
-    def _settle(self, flight: InFlight) -> None:
-        """Finish a batch once its required channels have it (optional ones are best effort)."""
-        if flight.required:
+    def _settle(self, group: PutGroup) -> None:
+        """Accept every transaction the required channels all have; finish a group once all
+        of its transactions are (optional channels are best effort)."""
+        if group.seq not in self.inflight:
             return
-        if flight.seq not in self.inflight:
-            return
-        del self.inflight[flight.seq]
-        self.counters["EventAcceptedCount"] += flight.n
-        if flight.on_accepted:
-            flight.on_accepted()
-        self.resume()
+        stored = min((group.stored[ch] for ch in group.required), default=len(group.txns))
+        while group.settled < stored:
+            txn = group.txns[group.settled]
+            group.settled += 1
+            self.counters["EventAcceptedCount"] += txn.n
+            if txn.on_accepted:
+                txn.on_accepted()
+        if group.settled == len(group.txns):
+            self._finish(group)
 
-    def _fail(self, flight: InFlight, reason: str) -> None:
-        """Give a batch back to the client that sent it (it will retry or fail over)."""
-        if self.inflight.pop(flight.seq, None) is None:
+    def _fail(self, group: PutGroup, reason: str) -> None:
+        """Give the transactions not stored back to the client that sent them (it will retry
+        or fail over)."""
+        if group.seq not in self.inflight:
             return
-        for ch, rid in flight.rids.items():
+        self.counters["ChannelWriteFail"] += 1
+        for txn in group.txns[group.settled:]:
+            if txn.on_failed:
+                txn.on_failed(reason)
+        group.settled = len(group.txns)
+        self._finish(group)
+
+    def _finish(self, group: PutGroup) -> None:
+        del self.inflight[group.seq]
+        for ch, rid in group.rids.items():
             self.clients[ch].forget(rid)
-        self.counters["ChannelWriteFail"] += 1
-        if flight.on_failed:
-            flight.on_failed(reason)
         self.resume()
 
     def resume(self) -> None:
         """Called when the window has room again: read more input."""
 
     def drained(self) -> bool:
-        return not self.inflight
+        return not self.inflight and not self.forming
 
     def stats(self) -> dict[str, Any]:
         report = super().stats()

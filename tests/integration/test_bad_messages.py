@@ -33,11 +33,12 @@ INC = b"intruder"
 GARBAGE = [
     [b"\xc1\xc1not msgpack"],
     [msgpack.packb([99, "PING", INC, {"rid": 1}])],  # a version we do not speak
-    [msgpack.packb([1, "LAUNCH", INC, {"rid": 1}])],  # an op nobody defines
-    [msgpack.packb([1, "COMMIT", INC, {"rid": 1, "txn": "nope"}])],  # wrong shape
-    [msgpack.packb([1, "PUT", INC, {"rid": 1, "src": INC, "seq": 1, "n": 1, "nbytes": 1}])],
-    [msgpack.packb([1, "DELIVER", INC, {"txn": [INC, 1], "attempt": 1, "router": INC, "n": 1,
-                                        "stamp": 0.0, "max_wait_ms": 0}]), b"\x93garbage"],
+    [msgpack.packb([2, "LAUNCH", INC, {"rid": 1}])],  # an op nobody defines
+    [msgpack.packb([2, "COMMIT", INC, {"rid": 1, "txns": "nope"}])],  # wrong shape
+    [msgpack.packb([2, "PUT", INC, {"rid": 1, "src": INC, "seq": 1, "ns": [1], "sizes": [1]}])],
+    [msgpack.packb([2, "DELIVER", INC, {"fid": 1, "attempt": 1, "router": INC, "ns": [1],
+                                        "parts": [1], "stamp": 0.0, "max_wait_ms": 0}]),
+     b"\x93garbage"],
     [b""],
 ]
 

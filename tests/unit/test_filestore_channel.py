@@ -59,8 +59,8 @@ def sent_ops(chan: FileChannel, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def put_request(seq: int) -> list[Any]:
-    return messages.pack("PUT", SRC, [batch.encode([b"x"])], rid=seq, src=SRC, seq=seq, n=1,
-                         nbytes=1)
+    return messages.pack("PUT", SRC, [batch.encode([b"x"])], rid=seq, src=SRC, seq=seq, ns=[1],
+                         sizes=[1])
 
 
 def test_puts_of_one_burst_share_one_fsync_and_are_answered_after_it(
@@ -75,11 +75,11 @@ def test_a_commit_is_answered_after_its_record_is_synced(
         channel: FileChannel, monkeypatch: pytest.MonkeyPatch) -> None:
     channel._on_request(Burst([put_request(1)]))
     events = sent_ops(channel, monkeypatch)
-    channel._on_request(Burst([messages.pack("TAKE", b"router01", rid=1, max=10, wait_ms=0,
-                                             who="a-g")]))
+    channel._on_request(Burst([messages.pack("TAKE", b"router01", rid=1, max=10, count=1,
+                                             wait_ms=0, who="a-g")]))
     txn = next(iter(channel.store.leases))
-    channel._on_request(Burst([messages.pack("COMMIT", b"router01", rid=2, txn=txn),
-                               messages.pack("COMMIT", b"router01", rid=3, txn=txn)]))
+    channel._on_request(Burst([messages.pack("COMMIT", b"router01", rid=2, txns=[txn]),
+                               messages.pack("COMMIT", b"router01", rid=3, txns=[txn])]))
     assert events == ["BATCH", "sync", "OK", "OK"]
 
 

@@ -296,9 +296,11 @@ def test_interceptors_run_on_top_of_the_sources_headers(tmp_path: Path,
                 "a.sources.s.interceptors.st.value = clobbered")
     puts: list[bytes] = []
     h.source.submit = functools.partial(SpoolDirSource.submit, h.source)  # the real one
-    h.source._put = lambda ch, flight: puts.append(flight.blob)  # type: ignore[method-assign]
+    h.source._put = lambda ch, group: puts.extend(  # type: ignore[method-assign]
+        txn.blob for txn in group.txns)
     h.put("a", b"x\n")
     h.pump()
+    h.source._send_group(0.0)  # what the end of the loop turn does
     headers, bodies = batch.decode(puts[0])
     assert bodies == [b"x"] and headers is not None
     assert list(headers[0]) == ["eventId"] and headers[0]["eventId"] != "clobbered"
