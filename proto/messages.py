@@ -23,9 +23,9 @@ each transaction inside stays atomic (docs/architecture.md 4).
     PUT           rid, src, seq, ns, sizes                   len(ns)    source -> channel
     PUT_OK        rid, seq, stored                           0          channel -> source
     FULL          rid, seq, stored, reason                   0          channel -> source
-    TAKE          rid, max, count, wait_ms, who              0          router -> channel (long poll)
-    BATCH         rid, txns, ns, parts                       sum(parts) channel -> router
-    EMPTY         rid                                        0          channel -> router
+    TAKE          rid, max, count, wait_ms, who, commit      0          router -> channel (long poll)
+    BATCH         rid, txns, ns, parts, unknown              sum(parts) channel -> router
+    EMPTY         rid, unknown                               0          channel -> router
     RENEW         rid, txns                                  0          router -> channel
     COMMIT        rid, txns                                  0          router -> channel
     ROLLBACK      rid, txns                                  0          router -> channel
@@ -45,7 +45,9 @@ The channel stores the transactions in order, each all or nothing and each once 
 retried; PUT_OK says all `stored`; FULL says only the first `stored` are in and why the rest
 are not (the source retries or fails exactly those). `src` is the source's incarnation.
 TAKE asks for up to `count` transactions of at most `max` events each; BATCH answers with
-`txns[i]` holding `ns[i]` events in the next `parts[i]` blobs. A transaction id is [channel
+`txns[i]` holding `ns[i]` events in the next `parts[i]` blobs. A TAKE first commits the
+transactions in its `commit` (the router's COMMIT riding on its next TAKE, one message fewer per
+flight); BATCH and EMPTY list those of them the channel did not know in `unknown`. A transaction id is [channel
 incarnation, counter]. COMMIT, ROLLBACK and RENEW name several transactions; OK lists those
 the channel did not know (a repeated COMMIT is known). `who` names the taking router, so the
 channel can hand back the leases of that router's previous incarnation at once.
@@ -89,9 +91,11 @@ SCHEMA: dict[str, tuple[dict[str, Any], str | None]] = {
     "PUT": ({"rid": _INT, "src": _BYTES, "seq": _INT, "ns": _INTS, "sizes": _INTS}, _NS),
     "PUT_OK": ({"rid": _INT, "seq": _INT, "stored": _INT}, None),
     "FULL": ({"rid": _INT, "seq": _INT, "stored": _INT, "reason": _STR}, None),
-    "TAKE": ({"rid": _INT, "max": _INT, "count": _INT, "wait_ms": _INT, "who": _STR}, None),
-    "BATCH": ({"rid": _INT, "txns": _TXNS, "ns": _INTS, "parts": _INTS}, _PARTS),
-    "EMPTY": ({"rid": _INT}, None),
+    "TAKE": ({"rid": _INT, "max": _INT, "count": _INT, "wait_ms": _INT, "who": _STR,
+              "commit": _TXNS}, None),
+    "BATCH": ({"rid": _INT, "txns": _TXNS, "ns": _INTS, "parts": _INTS, "unknown": _TXNS},
+              _PARTS),
+    "EMPTY": ({"rid": _INT, "unknown": _TXNS}, None),
     "RENEW": ({"rid": _INT, "txns": _TXNS}, None),
     "COMMIT": ({"rid": _INT, "txns": _TXNS}, None),
     "ROLLBACK": ({"rid": _INT, "txns": _TXNS}, None),
@@ -141,7 +145,7 @@ class Message:
 
 def pack(op: str, inc: bytes, blobs: Sequence[bytes] = (), **fields: Any) -> list[Any]:
     """Frames for one message; the only place the header and frame layout are written."""
-    for key in ("txns", "unknown"):
+    for key in ("txns", "unknown", "commit"):
         if key in fields:
             fields[key] = [list(txn) for txn in fields[key]]
     if not blobs:

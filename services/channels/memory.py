@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import zmq
@@ -33,6 +33,7 @@ class Waiting:
     deadline: float
     reason: str = ""  # why the store last refused it (a PUT), for the FULL answer
     stored: int = 0  # a PUT's transactions stored so far, in order
+    unknown: list[messages.Txn] = field(default_factory=list)  # a TAKE's unknown commits
 
 
 class MemoryChannel(Process):
@@ -141,8 +142,12 @@ class MemoryChannel(Process):
     def _take(self, envelope: list[Any], msg: messages.Message) -> None:
         self.last_take = time.monotonic()
         wait_s = min(max(msg["wait_ms"], 0) / 1000.0, 30.0)
-        self.takes.append(Waiting(envelope, msg, time.monotonic() + wait_s))
-        self._serve_takes()
+        unknown = self._commit(msg["commit"])
+        self.takes.append(Waiting(envelope, msg, time.monotonic() + wait_s, unknown=unknown))
+        if msg["commit"]:
+            self._admit_puts()  # which serves the takes too
+        else:
+            self._serve_takes()
 
     def _serve_takes(self) -> None:
         while self.takes and self.store.queued:
@@ -161,29 +166,32 @@ class MemoryChannel(Process):
             self._send(waiting.envelope, messages.pack(
                 "BATCH", self.inc, [c.blob for lease in leases for c in lease.chunks],
                 rid=msg["rid"], txns=[lease.txn for lease in leases],
-                ns=[lease.n for lease in leases], parts=[len(lease.chunks) for lease in leases]))
+                ns=[lease.n for lease in leases], parts=[len(lease.chunks) for lease in leases],
+                unknown=waiting.unknown))
 
     def _txn_op(self, envelope: list[Any], msg: messages.Message) -> None:
-        unknown = []
-        reply = self._send
-        for txn in msg.txns:
-            if msg.op == "COMMIT":
-                reply = self._durable
-                lease = self.store.leases.get(txn)
-                known = self.store.commit(txn)
-                if lease is not None:
-                    self.counters["EventTakeSuccessCount"] += lease.n
-            elif msg.op == "ROLLBACK":
-                known = self.store.rollback(txn)
-            else:
-                known = self.store.renew(txn)
-            if not known:
-                unknown.append(txn)
         if msg.op == "COMMIT":
+            unknown = self._commit(msg.txns)
             self._admit_puts()
-        elif msg.op == "ROLLBACK":
+            self._durable(envelope, messages.pack("OK", self.inc, rid=msg["rid"],
+                                                  unknown=unknown))
+            return
+        change = self.store.rollback if msg.op == "ROLLBACK" else self.store.renew
+        unknown = [txn for txn in msg.txns if not change(txn)]
+        if msg.op == "ROLLBACK":
             self._serve_takes()
-        reply(envelope, messages.pack("OK", self.inc, rid=msg["rid"], unknown=unknown))
+        self._send(envelope, messages.pack("OK", self.inc, rid=msg["rid"], unknown=unknown))
+
+    def _commit(self, txns: list[messages.Txn]) -> list[messages.Txn]:
+        """Drop these leased batches for good; the ones not known (a repeated COMMIT is)."""
+        unknown = []
+        for txn in txns:
+            lease = self.store.leases.get(txn)
+            if not self.store.commit(txn):
+                unknown.append(txn)
+            elif lease is not None:
+                self.counters["EventTakeSuccessCount"] += lease.n
+        return unknown
 
     HANDLERS = {"PUT": _put, "TAKE": _take, "COMMIT": _txn_op, "ROLLBACK": _txn_op,
                 "RENEW": _txn_op}
@@ -202,7 +210,8 @@ class MemoryChannel(Process):
         while self.takes and self.takes[0].deadline <= now:
             waiting = self.takes.popleft()
             self._send(waiting.envelope, messages.pack("EMPTY", self.inc,
-                                                       rid=waiting.msg["rid"]))
+                                                       rid=waiting.msg["rid"],
+                                                       unknown=waiting.unknown))
         self._flush()
 
     def _expire_leases(self) -> None:

@@ -45,8 +45,11 @@ class SinkRouter(Process):
         self.take_max = min(link.batch_size for link in self.links.values())
         # Several transactions per TAKE and DELIVER, but no more than a quarter of the
         # channel, so that the channel keeps refilling while flights are out.
+        # load_balance takes one at a time, so that its selector shares out Flume batches
+        # one by one as Flume's does, and a sink's share never waits behind a large flight.
         per_flight = min(FLIGHT_EVENTS, int(chan_params["capacity"]) // 4)
-        self.take_count = max(1, per_flight // self.take_max)
+        self.take_count = (1 if self.group.processor == "load_balance"
+                           else max(1, per_flight // self.take_max))
         self.fids = itertools.count(1)
         self.to_commit: list[messages.Txn] = []
         self.waiting: list[Flight] = []  # taken, but the chosen sink's window is full
@@ -95,9 +98,10 @@ class SinkRouter(Process):
                    if link.alive) - len(self.waiting)
         while self.takes < min(room, MAX_TAKES_IN_FLIGHT):
             self.takes += 1
+            commit, self.to_commit = self.to_commit, []  # COMMIT rides on the next TAKE
             self.chan.request("TAKE", self.wait_ms / 1000.0 + 2.0, context="TAKE",
                               max=self.take_max, count=self.take_count, wait_ms=self.wait_ms,
-                              who=self.program)
+                              who=self.program, commit=commit)
 
     def _on_channel(self, msg: messages.Message, pending: Pending) -> None:
         if pending.context == "TAKE":
@@ -105,32 +109,19 @@ class SinkRouter(Process):
         if msg.op == "BATCH":
             self.channel_empty = False
             self.counters["BatchTakenCount"] += len(msg.txns)
-            for flight in self._spread(Flight(next(self.fids), msg.txns, msg["ns"],
-                                              msg.groups())):
-                self._route(flight)
+            self._route(Flight(next(self.fids), msg.txns, msg["ns"], msg.groups()))
         elif msg.op == "EMPTY":
             self.channel_empty = True
-        elif msg.op == "OK" and msg["unknown"]:
+        if msg.op in ("BATCH", "EMPTY", "OK") and msg["unknown"]:
             self.log.warning("channel no longer knew %d transaction(s) (lease expired?): their "
                              "events will be delivered again", len(msg["unknown"]))
         elif msg.op == "ERROR":
             self.log.error("channel refused a request: %s %s", msg["reason"], msg["detail"])
         self._pump()
 
-    def _spread(self, flight: Flight) -> list[Flight]:
-        """load_balance shares transactions, not takes: a take of several is cut into one
-        flight per live sink, so each sink gets its share of Flume batches."""
-        live = sum(link.alive for link in self.links.values())
-        if self.group.processor != "load_balance" or live < 2 or len(flight.txns) < 2:
-            return [flight]
-        parts = min(live, len(flight.txns))
-        cuts = [len(flight.txns) * i // parts for i in range(parts + 1)]
-        return [flight.subset(next(self.fids), list(range(cuts[i], cuts[i + 1])))
-                for i in range(parts)]
-
     # -- routing --------------------------------------------------------------------------------
     def _route(self, flight: Flight) -> None:
-        """Send a batch to the best candidate sink that has not failed it yet."""
+        """Send a flight to the best candidate sink that has not failed it yet."""
         full = False
         for sink in self.policy.candidates():
             link = self.links[sink]
@@ -197,11 +188,11 @@ class SinkRouter(Process):
                 self._result(messages.unpack(frames))
             except ProtocolError as exc:
                 self.refused(exc, "results")
-        self._commit()
         self._pump()
+        self._commit()
 
     def _commit(self) -> None:
-        """One COMMIT for every transaction this burst of results delivered."""
+        """One COMMIT for what this burst of results delivered and no TAKE carried."""
         if self.to_commit:
             self.chan.request("COMMIT", 5.0, txns=self.to_commit)
             self.to_commit = []

@@ -198,7 +198,7 @@ class SourceProcess(Process):
             if txn.on_accepted:
                 txn.on_accepted()
         if group.settled == len(group.txns):
-            self._finish(group)
+            self._finish_group(group)
 
     def _fail(self, group: PutGroup, reason: str) -> None:
         """Give the transactions not stored back to the client that sent them (it will retry
@@ -210,9 +210,9 @@ class SourceProcess(Process):
             if txn.on_failed:
                 txn.on_failed(reason)
         group.settled = len(group.txns)
-        self._finish(group)
+        self._finish_group(group)
 
-    def _finish(self, group: PutGroup) -> None:
+    def _finish_group(self, group: PutGroup) -> None:
         del self.inflight[group.seq]
         for ch, rid in group.rids.items():
             self.clients[ch].forget(rid)

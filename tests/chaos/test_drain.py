@@ -19,7 +19,7 @@ from tests.chaos.fleet import (BATCH, LONG, GapWatch, Programs, Tally, channel_c
                                collector_conf, keys, report, settle)
 from tests.integration.harness import Agent, free_ports, wait_for
 
-DRAIN_TOTAL = 40_000  # a SIGTERM right after the first arrival finds most of it undelivered
+DRAIN_TOTAL = 300_000  # a SIGTERM right after the first arrival finds most of it undelivered
 DRAIN_SINK_BATCH = 20  # slows delivery to a few seconds, so the SIGTERM lands mid-stream
 STUCK_TOTAL = 40_000  # half of it fits in the collector's channel (20,000)
 # The record the channel writes as it stops: "stopping with N events undelivered" (any wording
@@ -81,7 +81,7 @@ def undelivered(agent: Agent) -> int | None:
 
 def test_sigterm_drains_the_memory_channel_and_says_so(tmp_path: Path,
                                                        agents: list[Agent]) -> None:
-    """When an agent whose memory channel holds 40,000 events gets SIGTERM just as its collector
+    """When an agent whose memory channel holds 300,000 events gets SIGTERM just as its collector
     starts taking them, it delivers every one before it exits, and its log says 0 events were
     left undelivered."""
     ax, c1, tally = start_full(tmp_path, agents, "memory", DRAIN_TOTAL, DRAIN_SINK_BATCH)

@@ -76,7 +76,7 @@ def test_a_commit_is_answered_after_its_record_is_synced(
     channel._on_request(Burst([put_request(1)]))
     events = sent_ops(channel, monkeypatch)
     channel._on_request(Burst([messages.pack("TAKE", b"router01", rid=1, max=10, count=1,
-                                             wait_ms=0, who="a-g")]))
+                                             wait_ms=0, who="a-g", commit=[])]))
     txn = next(iter(channel.store.leases))
     channel._on_request(Burst([messages.pack("COMMIT", b"router01", rid=2, txns=[txn]),
                                messages.pack("COMMIT", b"router01", rid=3, txns=[txn])]))

@@ -12,7 +12,8 @@ INC = b"12345678"
 
 def test_round_trip_keeps_fields_blobs_and_txns() -> None:
     frames = messages.pack("BATCH", INC, [b"a", b"b", b"c"], rid=4,
-                           txns=[(b"chan0001", 7), (b"chan0001", 8)], ns=[3, 5], parts=[1, 2])
+                           txns=[(b"chan0001", 7), (b"chan0001", 8)], ns=[3, 5], parts=[1, 2],
+                           unknown=[])
     msg = messages.unpack(frames)
     assert (msg.op, msg.inc, msg.txns, msg["ns"], msg.groups()) == (
         "BATCH", INC, [(b"chan0001", 7), (b"chan0001", 8)], [3, 5], [[b"a"], [b"b", b"c"]])
