@@ -5,7 +5,7 @@
         bodies:  list of bytes
 
 Columns instead of a dict per event keep the per-event Python work of sources and sinks small;
-channels and routers never decode a blob (DESIGN.md 3b). Only a channel that must hand out
+channels and routers never decode a blob (docs/architecture.md 4). Only a channel that must hand out
 fewer events than a stored blob holds calls `split`.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Flume's counter names per component type, kept in one place (FLUME.md section 8)."""
+"""Flume's counter names per component type, kept in one place (docs/flume.md 8)."""
 from __future__ import annotations
 
 import time
@@ -12,7 +12,7 @@ CHANNEL = ("ChannelSize", "ChannelCapacity", "ChannelFillPercentage", "EventPutA
 SINK = ("ConnectionCreatedCount", "ConnectionClosedCount", "ConnectionFailedCount",
         "BatchEmptyCount", "BatchUnderflowCount", "BatchCompleteCount", "EventDrainAttemptCount",
         "EventDrainSuccessCount", "EventWriteFail", "ChannelReadFail")
-# Flume has no sink-group metrics; these are zflume's (FLUME.md section 9 asks for them).
+# Flume has no sink-group metrics; these are zflume's (docs/flume.md 9 asks for them).
 ROUTER = ("BatchTakenCount", "BatchDeliveredCount", "BatchFailedCount", "RerouteCount",
           "RollbackCount", "HeartbeatMissCount", "EventDeliveredCount")
 

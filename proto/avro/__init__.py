@@ -1,4 +1,4 @@
-"""Flume's Avro RPC, sans I/O: the gateway between zflume and real Flume agents (DESIGN 4).
+"""Flume's Avro RPC, sans I/O: the gateway between zflume and real Flume agents (docs/architecture.md 5).
 
     protocol     AvroSourceProtocol's exact text and hash; protocol shapes; Status
     framing      Netty frames: serial, buffer count, length-prefixed buffers

@@ -6,7 +6,7 @@
     map    := (count:long (key:string value:string){count})* 00
     e.g. 1 event {"k": "v"}, body "hi":  02 | 02 02 6b 02 76 00 | 04 68 69 | 00
 
-Columns (DESIGN 3b, proto/batch.py): headers is None when no event has one, else one dict per
+Columns (docs/architecture.md 4, proto/batch.py): headers is None when no event has one, else one dict per
 body. Consecutive events usually share their headers, so the encoder reuses the previous map's
 bytes and the decoder recognises the previous map's bytes instead of parsing them again (each
 event still gets its own dict). fastavro (protocol.EVENTS_SCHEMA) is the reference in the tests.

@@ -166,5 +166,5 @@ def _reference_schemas() -> tuple[dict, dict, dict]:
     return parse_schema(status), parse_schema(event), parse_schema(events)
 
 
-# The reference for every Flume schema (DESIGN 3b): the fast codec is tested against these.
+# The reference for every Flume schema (docs/architecture.md 4): the fast codec is tested against these.
 STATUS_SCHEMA, EVENT_SCHEMA, EVENTS_SCHEMA = _reference_schemas()

@@ -4,7 +4,7 @@ The memory channel uses it as is; the file channel's store (services.channels.fi
 it with a write-ahead log and keeps every rule below.
 
 Events are stored as the opaque blobs sources put (proto.batch); a blob is split only when a
-taker asks for fewer events than it holds. Rules (FLUME.md 3.2, DESIGN.md 2):
+taker asks for fewer events than it holds. Rules (docs/flume.md 3.2, docs/architecture.md 2):
 - a PUT is all or nothing and is stored once even if retried ((source incarnation, seq) dedupe);
 - capacity counts queued and leased events, so a leased batch can always come back;
 - a TAKE leases a batch under a transaction id (channel incarnation, counter) until COMMIT;

@@ -1,6 +1,6 @@
 """Sink groups: explicit groups in file order, then one implicit group per sink in no group.
 
-Flume's surprises decided here (DESIGN.md section 7):
+Flume's surprises decided here (docs/architecture.md 8):
   * a group of several sinks without `processor.type` is an error (Flume drops the group and its
     sinks idle); a one-sink group without it gets the `default` processor, as the docs promise;
   * failover priorities that are equal or not integers are errors (Flume silently ignores one

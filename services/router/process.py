@@ -128,10 +128,11 @@ class SinkRouter(Process):
             if sink in flight.tried or not link.alive:
                 continue
             if not link.has_room():
+                # Wait for the sink the policy chose rather than spill: failover keeps to the
+                # preferred sink, and load_balance keeps its shares even when one sink is the
+                # faster (a spill would hand it more than its turn).
                 full = True
-                if self.group.processor == "load_balance":
-                    continue  # any live sink will do
-                break  # failover: wait for the preferred sink rather than spill to a lower one
+                break
             if self._send(link, flight):
                 return
             # Not connected: the sink process is gone. Count it and try the next candidate.

@@ -1,4 +1,4 @@
-"""The local sinks: logger, file_roll and null (FLUME.md 5.3-5.5)."""
+"""The local sinks: logger, file_roll and null (docs/flume.md 5.3-5.5)."""
 from __future__ import annotations
 
 import logging

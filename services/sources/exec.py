@@ -1,4 +1,4 @@
-"""The exec source: run a command and turn each line of its stdout into an event (FLUME.md 4.1).
+"""The exec source: run a command and turn each line of its stdout into an event (docs/flume.md 4.1).
 
 Unlike Flume, a full channel never drops what was read: the batch is retried and reading pauses
 (the pipe fills and the command blocks) until the channel has room. At most the source's window

@@ -1,4 +1,4 @@
-"""Flume's built-in header interceptors: timestamp, host, static (FLUME.md 4.9).
+"""Flume's built-in header interceptors: timestamp, host, static (docs/flume.md 4.9).
 
 They work on the header column of a batch (one dict per event) so that a source without
 interceptors never builds per-event dicts at all.

@@ -1,4 +1,4 @@
-"""The netcat source: one event per line received on a TCP port (FLUME.md 4.3).
+"""The netcat source: one event per line received on a TCP port (docs/flume.md 4.3).
 
 A line is everything before `\\n` (a `\\r` stays in the body), decoded with `encoding` and
 stored as UTF-8. With `ack-every-event` each line is answered `OK` once its channel accepted it.

@@ -7,7 +7,7 @@ per line, each file marked done only after the channel acknowledged every line o
     a.sources.s.deletePolicy = never
     a.sources.s.batchSize = 100
 
-What a file goes through (FLUME.md 4.5; which files and how they are marked done in
+What a file goes through (docs/flume.md 4.5; which files and how they are marked done in
 `spooldir_dir`, lines in `spooldir_reader`, the progress file in `spooldir_progress`):
 
     listed -> opened, from its progress entry if it has one -> batches of <= batchSize events

@@ -4,7 +4,7 @@ Batches may be acknowledged out of order (a FULL answer retries one while the ne
 through), so the acknowledged mark moves only over the longest acknowledged prefix: a restart
 never skips an unacknowledged line.
 
-Event id (zflume, issue 4), header `eventIdHeaderKey` unless `eventIdHeader = false`:
+Event id (zflume; docs/architecture.md 7), header `eventIdHeaderKey` unless `eventIdHeader = false`:
 
     <origin>-<file>-<line>          e.g. 1f0c9a7e-5be2f06a11c3-311
     <origin>-<file>-<line>.<part>   second and later parts of a line split at maxLineLength

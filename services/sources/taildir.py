@@ -6,7 +6,7 @@
     a.sources.s.headers.f1.service = app
     a.sources.s.positionFile = ~/.flume/taildir_position.json
 
-What a line goes through (FLUME.md 4.6; file life cycle in `taildir_tailer`):
+What a line goes through (docs/flume.md 4.6; file life cycle in `taildir_tailer`):
 
     read -> batch of <= batchSize lines -> submit (base: PUT, FULL -> same batch again)
          -> every required channel acknowledged -> the file's position moves past the batch
@@ -30,7 +30,7 @@ bytes replaced) with `fileHeader`, `byteoffset` (offset of the line's first byte
 `byteOffsetHeader`, and zflume's event id (below); the base class then runs the source's
 interceptors over them.
 
-Event id (zflume, issue 4): header `eventIdHeaderKey` (default `eventId`) unless
+Event id (zflume; docs/architecture.md 7): header `eventIdHeaderKey` (default `eventId`) unless
 `eventIdHeader = false`: `<origin>-<inode>-<offset>-<crc32 of the body>`, origin being 8 hex
 digits of a hash of host, agent and source name. It is fixed by the input position, so a batch
 read again after a crash carries the same ids; the body's checksum tells apart two lines at the

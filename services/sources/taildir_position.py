@@ -1,4 +1,4 @@
-"""The taildir position file, byte for byte as Flume writes it (FLUME.md 4.6).
+"""The taildir position file, byte for byte as Flume writes it (docs/flume.md 4.6).
 
     [{"inode":2496272,"pos":12,"file":"/var/log/test1/example.log"},...]
 

@@ -1,4 +1,4 @@
-"""Graceful stop of a whole agent (issue 4, part 3): SIGTERM lets a memory channel deliver what
+"""Graceful stop of a whole agent (docs/architecture.md 7): SIGTERM lets a memory channel deliver what
 it can within the stop budget, and the log says how many events it could not deliver.
 
     ax: seq -> memory channel -> avro sink k1 ──> c1: avro -> channel -> file_roll

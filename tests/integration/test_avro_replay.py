@@ -1,4 +1,4 @@
-"""Golden-capture replays against the running avro source and avro sink (issue 3, Acceptance 1).
+"""Golden-capture replays against the running avro source and avro sink (docs/architecture.md 5).
 
 Source: a collector agent gets every captured Flume client connection over TCP, in order, whole
 and again cut at random byte boundaries; each answer must equal the captured AvroSource answer
