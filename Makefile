@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv test demo bench chaos clean
+.PHONY: venv test demo bench bench-deps bench-flume chaos clean
 
 $(BIN)/zflume: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,25 @@ demo: venv
 chaos: venv
 	ZFLUME_CHAOS=long $(BIN)/pytest -q tests/chaos
 
+# Benchmarks print figures (no assertions); two_tier also saves them to bench/results/.
+# bench: zflume alone. bench-flume: the same plus real Flume 1.11.0 (../shared/peer, or
+# FLUME_PEER=DIR; skipped with a message when absent) side by side, and the chart.
+BENCH_DEPS := $(VENV)/.bench-deps
+
+$(BENCH_DEPS): bench/requirements.txt $(BIN)/zflume
+	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	touch $@
+
+bench-deps: $(BENCH_DEPS)
+
 bench: venv
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.two_tier --latency --gaps
+
+bench-flume: venv $(BENCH_DEPS)
+	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.two_tier --flume --latency --gaps
+	$(BIN)/python -m bench.chart
 
 clean:
 	rm -rf $(VENV) var
