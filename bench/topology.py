@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tests.integration import harness
+
 LINE = b"x" * 99 + b"\n"  # 100-byte lines, as the issue specifies
 COLLECTORS = ("c1", "c2")
 
@@ -70,23 +72,10 @@ x.sinkgroups.g.processor.priority.k2 = 7
 
 
 def collector_conf(name: str, port: int, out: Path, s: Setting) -> str:
-    """Collector `name`: avro on 127.0.0.1:port -> memory -> file_roll into `out`, never rolled."""
-    return f"""{name}.sources = s
-{name}.channels = ch
-{name}.sinks = k
-{name}.sources.s.type = avro
-{name}.sources.s.bind = 127.0.0.1
-{name}.sources.s.port = {port}
-{name}.sources.s.channels = ch
-{name}.channels.ch.type = memory
-{name}.channels.ch.capacity = {s.capacity}
-{name}.channels.ch.transactionCapacity = {s.txn}
-{name}.sinks.k.type = file_roll
-{name}.sinks.k.channel = ch
-{name}.sinks.k.sink.directory = {out}
-{name}.sinks.k.sink.rollInterval = 0
-{name}.sinks.k.sink.batchSize = {s.sink_batch}
-"""
+    """Collector `name`: the tests' collector (avro on 127.0.0.1:port -> memory -> file_roll
+    into `out`, never rolled) at this setting's sizes."""
+    return (harness.collector_conf(name, port, str(out), s.capacity, s.txn)
+            + f"{name}.sinks.k.sink.batchSize = {s.sink_batch}\n")
 
 
 def out_dir(work: Path, collector: str) -> Path:

@@ -35,7 +35,7 @@ each transaction inside stays atomic (docs/architecture.md 4).
     RESULT        fid, attempt, router, done, reason,        0          sink -> router (PUSH)
                   liveness
     PING          rid                                        0          anyone -> a process's ctl socket
-    PONG          rid, state, txn, elapsed_ms, healthy, why  0          ctl socket -> pinger
+    PONG          rid, state, elapsed_ms, healthy, why       0          ctl socket -> pinger
     STATS         rid                                        0          `zflume status` -> ctl socket
     STATS_REPLY   rid, type, name, counters                  0          ctl socket -> `zflume status`
     ERROR         rid, reason, detail                        0          any replier, for refused input
@@ -43,14 +43,14 @@ each transaction inside stays atomic (docs/architecture.md 4).
 PUT: blob i is the source's transaction `seq + i` of `ns[i]` events and `sizes[i]` body bytes.
 The channel stores the transactions in order, each all or nothing and each once even if
 retried; PUT_OK says all `stored`; FULL says only the first `stored` are in and why the rest
-are not (the source retries or fails exactly those). `src` is the source's incarnation.
-TAKE asks for up to `count` transactions of at most `max` events each; BATCH answers with
-`txns[i]` holding `ns[i]` events in the next `parts[i]` blobs. A TAKE first commits the
-transactions in its `commit` (the router's COMMIT riding on its next TAKE, one message fewer per
-flight); BATCH and EMPTY list those of them the channel did not know in `unknown`. A transaction id is [channel
-incarnation, counter]. COMMIT, ROLLBACK and RENEW name several transactions; OK lists those
-the channel did not know (a repeated COMMIT is known). `who` names the taking router, so the
-channel can hand back the leases of that router's previous incarnation at once.
+are not (the source retries or fails exactly those). `src` is the source's incarnation. TAKE
+asks for up to `count` transactions of at most `max` events each; BATCH answers with `txns[i]`
+holding `ns[i]` events in the next `parts[i]` blobs. A TAKE first commits the transactions in
+its `commit` (the router's COMMIT riding on its next TAKE, one message fewer per flight); BATCH
+and EMPTY list those of them the channel did not know in `unknown`. A transaction id is
+[channel incarnation, counter]. COMMIT, ROLLBACK and RENEW name several transactions; OK lists
+those the channel did not know (a repeated COMMIT is known). `who` names the taking router, so
+the channel can hand back the leases of that router's previous incarnation at once.
 DELIVER carries one flight of a router (`fid`), its transactions' events in the same
 `ns`/`parts` layout; RESULT says per transaction whether it was `done` (delivered). `router` is
 the router's incarnation, echoed in RESULT so a result meant for a previous router is dropped;
@@ -82,7 +82,6 @@ Txn = tuple[bytes, int]
 _INT = int
 _STR = str
 _BYTES = bytes
-_TXN = "txn"
 _TXNS = "txns"
 _INTS = "ints"
 _BOOLS = "bools"
@@ -111,6 +110,12 @@ SCHEMA: dict[str, tuple[dict[str, Any], str | None]] = {
     "ERROR": ({"rid": _INT, "reason": _STR, "detail": _STR}, None),
 }
 MAX_LIST = 4096  # transactions in one message: far above the ~1000 events a message carries
+_ITEM_CHECKS: dict[str, Any] = {
+    _TXNS: lambda v: (isinstance(v, list) and len(v) == 2 and isinstance(v[0], bytes)
+                      and isinstance(v[1], int) and not isinstance(v[1], bool)),
+    _INTS: lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+    _BOOLS: lambda v: isinstance(v, bool),
+}
 
 
 def new_incarnation() -> bytes:
@@ -200,22 +205,14 @@ def _split_blobs(op: str, fields: dict[str, Any], frames: Sequence[Any]) -> list
     return blobs
 
 
-def _is_txn(value: Any) -> bool:
-    return (isinstance(value, list) and len(value) == 2 and isinstance(value[0], bytes)
-            and isinstance(value[1], int) and not isinstance(value[1], bool))
-
-
 def _check_fields(op: str, fields: dict[str, Any], blob_count: int) -> None:
     """Refuse a message whose fields or blob count do not match its op's schema."""
     required, blobs_from = SCHEMA[op]
     for key, kind in required.items():
         value = fields.get(key)
-        if kind in (_TXNS, _INTS, _BOOLS):
-            item_ok = {_TXNS: _is_txn, _BOOLS: lambda v: isinstance(v, bool),
-                       _INTS: lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0
-                       }[kind]
+        if kind in _ITEM_CHECKS:
             if not (isinstance(value, list) and len(value) <= MAX_LIST
-                    and all(map(item_ok, value))):
+                    and all(map(_ITEM_CHECKS[kind], value))):
                 raise MalformedMessage(f"{op}: {key} is not a list of {kind}")
             if kind == _TXNS:
                 fields[key] = [(txn[0], txn[1]) for txn in value]

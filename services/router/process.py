@@ -112,11 +112,11 @@ class SinkRouter(Process):
             self._route(Flight(next(self.fids), msg.txns, msg["ns"], msg.groups()))
         elif msg.op == "EMPTY":
             self.channel_empty = True
-        if msg.op in ("BATCH", "EMPTY", "OK") and msg["unknown"]:
-            self.log.warning("channel no longer knew %d transaction(s) (lease expired?): their "
-                             "events will be delivered again", len(msg["unknown"]))
         elif msg.op == "ERROR":
             self.log.error("channel refused a request: %s %s", msg["reason"], msg["detail"])
+        if msg.op != "ERROR" and msg["unknown"]:  # BATCH, EMPTY and OK all say
+            self.log.warning("channel no longer knew %d transaction(s) (lease expired?): their "
+                             "events will be delivered again", len(msg["unknown"]))
         self._pump()
 
     # -- routing --------------------------------------------------------------------------------

@@ -161,7 +161,7 @@ def port_open(port: int) -> bool:
         return False
 
 
-def collector_conf(name: str, port: int, out: str, capacity: int = 1000) -> str:
+def collector_conf(name: str, port: int, out: str, capacity: int = 1000, txn: int = 100) -> str:
     """The seed's collector (avro -> memory -> logger) with a file_roll sink to count with."""
     return f"""
 {name}.sources = s
@@ -173,7 +173,7 @@ def collector_conf(name: str, port: int, out: str, capacity: int = 1000) -> str:
 {name}.sources.s.channels = ch
 {name}.channels.ch.type = memory
 {name}.channels.ch.capacity = {capacity}
-{name}.channels.ch.transactionCapacity = 100
+{name}.channels.ch.transactionCapacity = {txn}
 {name}.sinks.k.type = file_roll
 {name}.sinks.k.channel = ch
 {name}.sinks.k.sink.directory = {out}
