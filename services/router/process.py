@@ -80,8 +80,14 @@ class SinkRouter(Process):
         self.liveness = int(self.group.params.get("heartbeat.liveness", 3))
         # After this long without a PONG the router re-routes a sink's batches.
         self.abandon_ms = interval_ms * self.liveness
+        # Sinks not heard from yet, and until when the router waits for them before it takes:
+        # at start-up a sink that answers a few ms after its peer is not a failed one, and
+        # routing the first flights to a standby would read as a failover that never was.
+        self.unheard: set[str] = set()
+        self.unheard_until = now() + self.abandon_ms / 1000.0
         if interval_ms <= 0:
             return  # heartbeats off: Flume's behaviour, failures seen only through deliveries
+        self.unheard = set(self.links)
         for sink in self.links:
             # Nothing is taken for a sink before it has answered once: a batch sent to a sink
             # that is still starting would only be rolled back.
@@ -92,7 +98,7 @@ class SinkRouter(Process):
     # -- taking ---------------------------------------------------------------------------------
     def _pump(self) -> None:
         """Ask the channel for as many batches as the sinks have room for."""
-        if now() < self.paused_until:
+        if now() < self.paused_until or (self.unheard and now() < self.unheard_until):
             return
         room = sum(max(0, link.window - len(link.flights)) for link in self.links.values()
                    if link.alive) - len(self.waiting)
@@ -231,6 +237,7 @@ class SinkRouter(Process):
     def _on_pong(self, sink: str, msg: messages.Message) -> None:
         link = self.links[sink]
         link.misses = 0
+        self.unheard.discard(sink)
         if link.incarnation and link.incarnation != msg.inc:
             self.log.warning("sink %s restarted; re-routing its %d batch(es)", sink,
                              len(link.flights))
