@@ -62,9 +62,10 @@ def channel_stats(agent: Agent) -> dict[str, str]:
     return collect(str(agent.run_dir)).get("CHANNEL.ch", {})
 
 
-def channel_pid(agent: Agent) -> int:
+def channel_pid(agent: Agent, old_pid: int = 0) -> int:
     """The channel's pid from /proc, at once (supervisorctl shows it only a second after the
-    start, when a fast stream may be over); never 0, which os.kill reads as our own group."""
+    start, when a fast stream may be over); never 0, which os.kill reads as our own group,
+    nor `old_pid`, the one just killed."""
     def find() -> int:
         for proc in Path("/proc").glob("[0-9]*"):
             try:
@@ -72,7 +73,7 @@ def channel_pid(agent: Agent) -> int:
             except OSError:
                 continue  # exited meanwhile
             if (b"--component" in args and args[args.index(b"--component") + 1] == b"ch"
-                    and str(agent.run_dir).encode() in args):
+                    and str(agent.run_dir).encode() in args and int(proc.name) != old_pid):
                 return int(proc.name)
         return 0
     return int(wait_for(find, 30, "the channel process", step=0.01))
@@ -103,16 +104,17 @@ def test_channel_killed_repeatedly_mid_stream_loses_nothing(
     agent = Agent(tmp_path, "a", conf)
     agents.append(agent)
     agent.start(wait=False)
-    out, done = tmp_path / "out", 0
-    for _ in range(kills):
-        pid = channel_pid(agent)
-        # Kill as soon as events flow again: the stream is at full speed, PUTs in flight.
-        resume_at = min(total, delivered(out) + 3 * BATCH)
-        wait_for(lambda at=resume_at: delivered(out) >= at, 30, "events to flow again",
-                 step=0.005)
+    out, done, pid = tmp_path / "out", 0, 0
+    for kill in range(1, kills + 1):
+        pid = channel_pid(agent, pid)
+        # Kill at evenly spaced points of the stream, which runs at full speed with PUTs in
+        # flight; waiting for supervisorctl to call the new channel RUNNING would take a
+        # second, in which a fast machine can deliver the whole rest.
+        wait_for(lambda at=kill * total // (kills + 1): delivered(out) >= at, 30,
+                 "events to flow again", step=0.005)
         if delivered(out) >= total:
             break
-        kill_channel(agent, pid)
+        os.kill(pid, signal.SIGKILL)
         done += 1
     numbers = all_numbers(out, total, 30)
     dups = duplicates(numbers)
