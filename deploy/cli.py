@@ -22,6 +22,9 @@ from services.config.model import AgentConfig, ConfigErrors
 from services.endpoints import EndpointError
 
 
+STOP_REPEAT_S = 1.0
+
+
 class CliError(Exception):
     """A problem the user has to fix; printed as is on stderr, `code` is the exit status."""
 
@@ -151,7 +154,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
     supervisord gets SIGTERM if we die, even by kill -9, so an agent never outlives its command.
     """
-    from services.sources.exec import parent_death_signal
+    from services.parent import parent_death_signal
     run_dir, text = _rendered(args)
     conf, held = _take_run_dir(run_dir, text)
     stop_requested: list[int] = []
@@ -167,14 +170,45 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
 
 def _supervise(child: subprocess.Popen[bytes], stop_requested: list[int]) -> int:
-    """Wait for supervisord, passing every stop request on to it as SIGTERM."""
+    """Wait for supervisord, passing every stop request on to it as SIGTERM.
+
+    Once stopping, the components get SIGTERM again every second until supervisord is done:
+    a program supervisord had just forked when it signalled it took the signal before its
+    exec, with supervisord's own handler, and would otherwise run on until stopwaitsecs.
+    """
     def forward(signum: int, frame: object) -> None:
+        stop_requested.append(signum)
         child.send_signal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     if stop_requested:
         child.send_signal(signal.SIGTERM)
-    return child.wait()
+    while True:
+        try:
+            code = child.wait(timeout=STOP_REPEAT_S)
+            break
+        except subprocess.TimeoutExpired:
+            if stop_requested:
+                _signal_children(child.pid, signal.SIGTERM)
+    if code < 0:  # supervisord itself was killed: its components stop by themselves
+        print(f"zflume: supervisord (pid {child.pid}) was killed by signal {-code} "
+              f"({signal.Signals(-code).name}); its components stop within 2 s",
+              file=sys.stderr)
+        return 1
+    return code
+
+
+def _signal_children(pid: int, sig: int) -> None:
+    """Send `sig` to every child process of `pid` (supervisord's programs)."""
+    try:
+        children = open(f"/proc/{pid}/task/{pid}/children").read().split()
+    except OSError:
+        return  # gone meanwhile
+    for child in children:
+        try:
+            os.kill(int(child), sig)
+        except OSError:
+            continue
 
 
 def cmd_component(args: argparse.Namespace) -> int:

@@ -4,7 +4,10 @@ A component registers socket handlers and timers; the loop polls with a deadline
 the next timer, dispatches, and watches itself: a loop that has not turned for
 `WATCHDOG_S` logs an error and exits non-zero so supervisord restarts it. SIGTERM does not kill
 the loop: it asks the component to finish (`begin_stop`) and the loop ends once the component
-says it is `drained()` or `STOP_BUDGET_S` (under supervisord's stopwaitsecs 30) runs out.
+says it is `drained()` or `STOP_BUDGET_S` (under supervisord's stopwaitsecs 30) runs out. A
+process whose supervisord died gets SIGTERM from the kernel (PR_SET_PDEATHSIG), or notices it
+was re-parented, and stops the same way within `ORPHAN_STOP_S`: nobody would restart or stop it,
+and it would hold its ports against the agent started next.
 
 Every process binds a REP `ctl` socket answering PING (liveness and busy state, used by routers
 to heartbeat sinks) and STATS (Flume-named counters, used by `zflume status`).
@@ -27,11 +30,12 @@ from proto.errors import ProtocolError
 from services.config.model import AgentConfig
 from services.counters import Counters
 from services.endpoints import endpoint
+from services.parent import orphaned, signal_on_parent_death
 
 WATCHDOG_S = 10.0
 STOP_BUDGET_S = 25.0
+ORPHAN_STOP_S = 1.5
 MAX_POLL_S = 0.1
-MAX_DRAIN = 64  # messages read from one socket per wake, so no socket starves the others
 
 Handler = Callable[[Any], None]
 
@@ -52,6 +56,7 @@ class Process:
         self.counters = Counters(self.TYPE)
         self.stopping = False
         self._stop_requested = False
+        self._parent = os.getppid()
         self._stop_deadline = 0.0
         self._handlers: dict[Any, Handler] = {}
         self._writers: dict[Any, Handler] = {}
@@ -141,6 +146,8 @@ class Process:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
+        self._parent = signal_on_parent_death(signal.SIGTERM)
+        self.every(0.5, self._check_parent)
         threading.Thread(target=self._watchdog, name="watchdog", daemon=True).start()
         self.log.info("started (incarnation %s)", self.inc.hex())
         try:
@@ -156,8 +163,13 @@ class Process:
         now = time.monotonic()
         if self._stop_requested and not self.stopping:
             self.stopping = True
-            self._stop_deadline = now + STOP_BUDGET_S
-            self.log.info("stop requested; finishing within %.0f s", STOP_BUDGET_S)
+            if orphaned(self._parent):
+                self._stop_deadline = now + ORPHAN_STOP_S
+                self.log.error("supervisord (pid %d) is gone; stopping within %.1f s",
+                               self._parent, ORPHAN_STOP_S)
+            else:
+                self._stop_deadline = now + STOP_BUDGET_S
+                self.log.info("stop requested; finishing within %.0f s", STOP_BUDGET_S)
             self.begin_stop()
         if not self.stopping:
             return False
@@ -165,9 +177,6 @@ class Process:
             self.log.warning("stop deadline reached before drained")
             return True
         return self.drained()
-
-    def stop_time_left(self) -> float:
-        return max(0.0, self._stop_deadline - time.monotonic()) if self.stopping else STOP_BUDGET_S
 
     def _turn(self) -> None:
         self._last_turn = time.monotonic()
@@ -188,6 +197,18 @@ class Process:
 
     def _request_stop(self, signum: int, frame: object) -> None:
         self._stop_requested = True
+
+    def _check_parent(self) -> None:
+        """Stop within ORPHAN_STOP_S once supervisord is gone, even when its death signal was
+        missed (it died before our prctl) or came during a normal stop's longer drain."""
+        if not orphaned(self._parent):
+            return
+        self._stop_requested = True  # _finished takes it from here
+        deadline = time.monotonic() + ORPHAN_STOP_S
+        if self.stopping and self._stop_deadline > deadline:
+            self._stop_deadline = deadline
+            self.log.error("supervisord (pid %d) is gone; stopping within %.1f s",
+                           self._parent, ORPHAN_STOP_S)
 
     def _watchdog(self) -> None:
         while True:

@@ -8,7 +8,6 @@ supervisord stop the whole process group gets SIGTERM, pipelines under `shell` i
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import re
 import shlex
@@ -16,34 +15,16 @@ import signal
 import subprocess
 import threading
 import time
-from typing import IO, Callable
+from typing import IO
 
 from services.config.model import AgentConfig
+from services.parent import parent_death_signal
 from services.sources.base import SourceProcess
 
 READ_BYTES = 1 << 20
-PR_SET_PDEATHSIG = 1
 EOF_GRACE_S = 1.0  # a command that closed its stdout has this long to exit by itself
 REAP_TIMEOUT_S = 2.0  # SIGTERM, then this long before SIGKILL
 _LINE_END = re.compile(rb"\r\n|\r|\n")
-# Loaded before any fork: dlopen in a forked child of a threaded process can deadlock.
-_LIBC = ctypes.CDLL(None, use_errno=True)
-
-
-def parent_death_signal(sig: int) -> Callable[[], None]:
-    """A `preexec_fn` that makes the child receive `sig` when this process dies.
-
-    Also covers the race where we die between fork and prctl: the child then exits at once.
-    """
-    parent = os.getpid()
-
-    def arm() -> None:
-        _LIBC.prctl(PR_SET_PDEATHSIG, sig)
-        if os.getppid() != parent:
-            os._exit(1)
-    return arm
-
-
 def command_args(command: str, shell: str | None) -> list[str]:
     """Flume: without `shell` the command is split on whitespace; with it, passed whole."""
     if shell:
