@@ -22,6 +22,7 @@ from services.config.raw import RawAgent, Report, agent_of, group_agent, valid_n
 from services.config.raw import agent_names as _names_in
 from services.config.wiring import check_agent, check_wiring
 
+ANY_ADDRESS = "0.0.0.0"
 logger = logging.getLogger(__name__)
 
 Builder = Callable[[RawAgent, str, Report], "Component | None"]
@@ -79,6 +80,7 @@ def _run(path: str, agent: str | None) -> tuple[Report, list[AgentConfig]]:
     _check_wanted(props, names, agent, report)
     _file_warnings(props, wanted, report)
     configs = [build_agent(props, name, report) for name in wanted if name in names]
+    _port_warnings(props, configs, report)
     report.errors.sort(key=lambda e: e.line)
     report.warnings.sort(key=lambda e: e.line)
     return report, configs
@@ -94,6 +96,25 @@ def _check_wanted(props: PropertiesFile, names: list[str], agent: str | None,
         report.error(0, agent, f"agent {agent} not found{known}")
     elif not names:
         report.error(0, "", "no agent is configured in this file")
+
+
+def _port_warnings(props: PropertiesFile, configs: list[AgentConfig], report: Report) -> None:
+    """Two sources of the file listening on one port: the second to start would only log that
+    the address is in use and retry, so say it before either runs."""
+    seen: dict[int, list[tuple[str, str, int]]] = {}
+    for config in configs:
+        for name, source in config.sources.items():
+            port = source.params.get("port")
+            if not isinstance(port, int) or isinstance(port, bool) or port <= 0:
+                continue
+            bind = str(source.params.get("bind", "0.0.0.0"))
+            key = f"{config.name}.sources.{name}.port"
+            line = props.entries[key].line if key in props.entries else source.line
+            for other_bind, other_key, other_line in seen.get(port, []):
+                if ANY_ADDRESS in (bind, other_bind) or bind == other_bind:
+                    report.warn(line, key, f"port {port} is also listened on by {other_key} "
+                                f"(line {other_line}): only one of them can bind it")
+            seen.setdefault(port, []).append((bind, key, line))
 
 
 def _file_warnings(props: PropertiesFile, wanted: list[str], report: Report) -> None:

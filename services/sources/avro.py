@@ -24,6 +24,7 @@ from proto.avro.server import Call, ServerConnection
 from services.config.model import AgentConfig
 from services.pirate import Pinger
 from services.sources.base import SourceProcess
+from services.sources.listener import Listener
 
 READ_BYTES = 65536
 CHANNEL_PING_S = 0.5
@@ -58,17 +59,14 @@ class AvroSource(SourceProcess):
             Pinger(self, self.endpoint(ch, "ctl"), CHANNEL_PING_S,
                    lambda msg, ch=ch: self.channel_seen.__setitem__(ch, time.monotonic()),
                    lambda: None)
-        self.server = socket.create_server((p["bind"], p["port"]), backlog=128)
-        self.server.setblocking(False)
-        self.on(self.server.fileno(), self._accept)
+        self.listener = Listener(self, p["bind"], p["port"], self._accept, backlog=128)
         self.every(1.0, self._drop_stalled)
-        self.log.info("listening on %s:%d", p["bind"], p["port"])
 
     def _accept(self, fd: int) -> None:
-        try:
-            sock, addr = self.server.accept()
-        except (BlockingIOError, InterruptedError):
+        accepted = self.listener.accept()
+        if accepted is None:
             return
+        sock, addr = accepted
         if len(self.conns) >= self.max_connections:
             self.counters["RefusedConnectionCount"] += 1
             self.log.warning("refused %s: max-connections %d reached", addr, self.max_connections)
@@ -201,8 +199,7 @@ class AvroSource(SourceProcess):
 
     def begin_stop(self) -> None:
         """Accept nothing new; batches already received are put (or failed) before exit."""
-        self.off(self.server.fileno())
-        self.server.close()
+        self.listener.close()
 
     def close(self) -> None:
         for client in list(self.conns.values()):

@@ -14,6 +14,7 @@ from typing import Callable
 
 from services.config.model import AgentConfig
 from services.sources.base import SourceProcess
+from services.sources.listener import Listener
 
 READ_BYTES = 65536
 SEND_TIMEOUT_S = 1.0  # a client that does not read its acknowledgements is disconnected
@@ -53,19 +54,14 @@ class NetcatSource(SourceProcess):
         self.max_len = int(p["max-line-length"])
         self.ack = bool(p["ack-every-event"])
         self.encoding = p["encoding"]
-        self.server = socket.create_server((p["bind"], int(p["port"])))
-        self.server.setblocking(False)
         self.conns: dict[int, Connection] = {}
-        self.on(self.server.fileno(), self._accept)
+        self.listener = Listener(self, p["bind"], int(p["port"]), self._accept)
 
     def _accept(self, fd: int) -> None:
-        try:
-            sock, _ = self.server.accept()
-        except (BlockingIOError, InterruptedError):
+        accepted = self.listener.accept()
+        if accepted is None:
             return
-        except OSError as exc:  # out of descriptors, say: the client waits in the backlog
-            self.log.warning("cannot accept a connection: %s", exc)
-            return
+        sock = accepted[0]
         # Reads happen only when poll says readable; the timeout bounds a blocked ack.
         sock.settimeout(SEND_TIMEOUT_S)
         conn = Connection(sock)
@@ -159,8 +155,7 @@ class NetcatSource(SourceProcess):
     # -- stop -------------------------------------------------------------------------------
     def begin_stop(self) -> None:
         """Take no new connection and no new line; lines already read are still put."""
-        self.off(self.server.fileno())
-        self.server.close()
+        self.listener.close()
         self._pause()
 
     def close(self) -> None:

@@ -346,3 +346,23 @@ def test_agent_name_with_unsafe_characters(tmp_path: Path) -> None:
         "a@b",
         "agent name a@b may only contain letters, digits, '_' and '-'",
     )
+
+
+def avro_agent(agent: str, port: int, bind: str = "0.0.0.0") -> str:
+    return (f"{agent}.sources = r\n{agent}.channels = c\n{agent}.sinks = k\n"
+            f"{agent}.sources.r.type = avro\n{agent}.sources.r.channels = c\n"
+            f"{agent}.sources.r.bind = {bind}\n{agent}.sources.r.port = {port}\n"
+            f"{agent}.channels.c.type = memory\n{agent}.sinks.k.type = null\n"
+            f"{agent}.sinks.k.channel = c\n")
+
+
+def test_two_agents_of_one_file_on_one_port_is_a_warning(tmp_path: Path) -> None:
+    text = avro_agent("c1", 4141) + avro_agent("c2", 4141, "127.0.0.1") + avro_agent("c3", 4142)
+    assert warnings(tmp_path, text, None) == [
+        "F:17: c2.sources.r.port: port 4141 is also listened on by c1.sources.r.port (line 7): "
+        "only one of them can bind it"]
+
+
+def test_one_port_on_two_distinct_addresses_is_fine(tmp_path: Path) -> None:
+    text = avro_agent("c1", 4141, "127.0.0.1") + avro_agent("c2", 4141, "127.0.0.2")
+    assert warnings(tmp_path, text, None) == []
