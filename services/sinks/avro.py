@@ -7,6 +7,9 @@ round trip per several Flume batches, not one per batch; a prober thread keeps a
 second connection and sends an empty appendBatch every PROBE_INTERVAL_S (on its first call the
 handshake is the probe), so a killed collector is seen within a second and a frozen one within
 PROBE_TIMEOUT_S plus a heartbeat, long before the 20 s request timeout a delivery would wait.
+A delivery waiting for its replies gives up as soon as the prober fails (by then the router has
+re-routed its flights anyway), so after a silent link cut the worker is not still stuck on the
+dead connection when the link comes back and the router sends it traffic again.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from typing import Any
+from typing import Any, Callable
 
 from proto import batch
 from proto.avro.client import ClientConnection
@@ -25,6 +28,7 @@ from services.sinks.base import Batch, DeliveryFailed, SinkProcess
 READ_BYTES = 65536
 PROBE_INTERVAL_S = 0.5
 PROBE_TIMEOUT_S = 1.0
+WAIT_SLICE_S = 0.25  # a delivery waiting for replies looks at the prober's verdict this often
 
 
 class AvroCaller:
@@ -50,17 +54,19 @@ class AvroCaller:
         if outcome is not None:
             raise outcome
 
-    def call_many(self, batches: list[Batch], limit_s: float = 0.0
-                  ) -> list[DeliveryFailed | None]:
+    def call_many(self, batches: list[Batch], limit_s: float = 0.0,
+                  abandon: Callable[[], bool] = lambda: False) -> list[DeliveryFailed | None]:
         """One appendBatch per batch, all in flight at once once the handshake is done: None
-        for an OK, else why. A broken link fails exactly the calls it had not answered."""
+        for an OK, else why. A broken link fails exactly the calls it had not answered; so
+        does `abandon()` turning true while replies are awaited."""
         outcomes: dict[int, DeliveryFailed | None] = {}
         try:
             self._connect()
             if not self.conn.established:
-                self._round_trip(batches[:1], outcomes, limit_s)
+                self._round_trip(batches[:1], outcomes, limit_s, abandon)
             if len(outcomes) < len(batches):
-                self._round_trip(batches[len(outcomes):], outcomes, limit_s, len(outcomes))
+                self._round_trip(batches[len(outcomes):], outcomes, limit_s, abandon,
+                                 len(outcomes))
         except (OSError, AvroProtocolError) as exc:
             self.close()
             lost = DeliveryFailed(f"{self._name()}: {exc or type(exc).__name__}", True)
@@ -82,7 +88,7 @@ class AvroCaller:
         self.counters["ConnectionCreatedCount"] += 1
 
     def _round_trip(self, batches: list[Batch], outcomes: dict[int, DeliveryFailed | None],
-                    limit_s: float, first_index: int = 0) -> None:
+                    limit_s: float, abandon: Callable[[], bool], first_index: int = 0) -> None:
         """Send the calls and read until each is answered, filling `outcomes` by index. The
         first call (handshake) is bounded by connect-timeout, later ones by request-timeout,
         as Flume's client does."""
@@ -99,8 +105,13 @@ class AvroCaller:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise socket.timeout("no answer in time")
-            self.sock.settimeout(left)
-            data = self.sock.recv(READ_BYTES)
+            if abandon():
+                raise socket.timeout("abandoned: the prober lost the collector meanwhile")
+            self.sock.settimeout(min(left, WAIT_SLICE_S))
+            try:
+                data = self.sock.recv(READ_BYTES)
+            except socket.timeout:
+                continue
             if not data:
                 raise ConnectionResetError("collector closed the connection")
             out, replies = self.conn.feed(data)
@@ -149,12 +160,15 @@ class AvroWriter:
         self.reset_s = float(params["reset-connection-interval"])
         self.prober = AvroCaller(params, Counter())
         self.healthy, self.why = False, "not probed yet"
+        self.probe_failures = 0
         threading.Thread(target=self._probe_loop, name="prober", daemon=True).start()
 
     def write_many(self, batches: list[Batch]) -> list[DeliveryFailed | None]:
         if self.reset_s and self.caller.age_s() >= self.reset_s:
             self.caller.close()  # reset-connection-interval: only ever between flights
-        return self.caller.call_many(batches)
+        failures = self.probe_failures
+        return self.caller.call_many(batches,
+                                     abandon=lambda: self.probe_failures != failures)
 
     def probe(self) -> tuple[bool, str]:
         return self.healthy, self.why
@@ -166,6 +180,7 @@ class AvroWriter:
                 self.prober.call(None, [], PROBE_TIMEOUT_S)
                 self.healthy, self.why = True, ""
             except DeliveryFailed as exc:
+                self.probe_failures += 1
                 self.healthy, self.why = False, str(exc)
             time.sleep(max(0.0, PROBE_INTERVAL_S - (time.monotonic() - started)))
 
