@@ -2,9 +2,10 @@
 
     python -m bench.run [--events N]
 
-Runs each pipeline under `zflume agent` at the seed's settings (batch 100) and at batch 1000,
-waits until every event reached the sink, and prints throughput and each program's CPU time
-(from /proc). Figures, not assertions: targets are in the issue notes.
+Runs each pipeline under `zflume agent` at the settings of bench/topology.py (the seed's: exec
+batch 20, memory 1000/100, sink batch 100; and batch 1000), waits until every event reached the
+sink, and prints throughput and each program's CPU time (from /proc). Figures, not assertions:
+targets are in the issue notes.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.topology import SETTINGS, Setting
 from deploy.status import collect
 from tests.integration.harness import Agent, wait_for
 
@@ -39,11 +41,13 @@ def cpu_by_program(agent: Agent) -> dict[str, float]:
     return cpu
 
 
-def run(conf: str, batch: int, total: int, work: Path, progress) -> None:
+def run(conf: str, s: Setting, total: int, work: Path, progress) -> None:
     """Time from the first delivered event to the last, and the CPU spent in between."""
-    text = (HERE / conf).read_text().replace("BATCH", str(batch)).replace("TOTAL", str(total))
-    text = text.replace("CAPACITY", str(max(10_000, 10 * batch)))
-    text = text.replace("INPUT", str(work / "input.txt"))
+    text = (HERE / conf).read_text()
+    for key, value in (("SOURCE_BATCH", s.batch), ("SINK_BATCH", s.sink_batch), ("TXN", s.txn),
+                       ("CAPACITY", s.capacity), ("TOTAL", total),
+                       ("INPUT", work / "input.txt")):
+        text = text.replace(key, str(value))
     agent = Agent(work, "b", text)
     agent.start(wait=False)  # the pipeline runs before supervisord calls it RUNNING
     try:
@@ -55,7 +59,7 @@ def run(conf: str, batch: int, total: int, work: Path, progress) -> None:
     finally:
         agent.stop()
     rate = (total - first) / elapsed
-    print(f"{conf:<20} batch {batch:>5}: {rate:>10,.0f} events/s ({total - first:,} events in "
+    print(f"{conf:<20} {s.name:>9}: {rate:>10,.0f} events/s ({total - first:,} events in "
           f"{elapsed:.2f} s after the first arrived)")
     print("    cpu s: " + ", ".join(f"{name} {cpu_end[name] - cpu_start.get(name, 0):.2f}"
                                     for name in sorted(cpu_end)))
@@ -80,13 +84,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     args = parser.parse_args()
-    for batch in (100, 1000):
+    for setting in (SETTINGS["seed"], SETTINGS["batch1000"]):
         with tempfile.TemporaryDirectory(prefix="zb") as tmp:
-            run("seq_null.conf", batch, 2 * args.events, Path(tmp), delivered_by_null)
+            run("seq_null.conf", setting, 2 * args.events, Path(tmp), delivered_by_null)
         with tempfile.TemporaryDirectory(prefix="zb") as tmp:
             work = Path(tmp)
             (work / "input.txt").write_bytes(LINE * args.events)
-            run("exec_file_roll.conf", batch, args.events, work, written_by_file_roll(work))
+            run("exec_file_roll.conf", setting, args.events, work, written_by_file_roll(work))
 
 
 if __name__ == "__main__":
