@@ -88,30 +88,39 @@ def decode_events(buf: bytes, pos: int = 0) -> tuple[Headers, list[bytes], int]:
 
 
 def _decode_events(buf: bytes, pos: int) -> tuple[Headers, list[bytes], int]:
-    """One loop on purpose: a function call per event would cost more than decoding it."""
+    """One loop on purpose: a function call per event would cost more than decoding it. An
+    event without headers (its map is the single byte 00, the usual case) costs no dict: the
+    header list exists only once some event has a map."""
     size = len(buf)
-    headers: list[dict[str, str]] = []
+    headers: list[dict[str, str]] | None = None
     bodies: list[bytes] = []
-    add_headers, add_body = headers.append, bodies.append
+    add_body = bodies.append
     previous_raw, previous = EMPTY, {}
     reused = False
     while True:
         count, pos = read_block_count(buf, pos)
         if not count:
-            if not any(headers):
+            if headers is None:
                 return None, bodies, pos
             if reused:  # events sharing a map get a dict each: interceptors set headers in place
                 return [event_headers.copy() for event_headers in headers], bodies, pos
             return headers, bodies, pos
         for _ in range(count):
-            if buf.startswith(previous_raw, pos):
-                pos += len(previous_raw)
-                reused = True
+            if not buf[pos]:  # IndexError when truncated
+                pos += 1
+                if headers is not None:
+                    headers.append({})
             else:
-                start = pos
-                previous, pos = _decode_map(buf, pos)
-                previous_raw = buf[start:pos]
-            add_headers(previous)
+                if headers is None:
+                    headers = [{} for _ in bodies]
+                if previous_raw is not EMPTY and buf.startswith(previous_raw, pos):
+                    pos += len(previous_raw)
+                    reused = True
+                else:
+                    start = pos
+                    previous, pos = _decode_map(buf, pos)
+                    previous_raw = buf[start:pos]
+                headers.append(previous)
             length = buf[pos]  # zig-zag varint, 1 and 2 bytes inline; IndexError when truncated
             if length < 0x80:
                 pos += 1
