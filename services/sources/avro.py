@@ -42,6 +42,7 @@ class AvroConnection:
         self.outbox = bytearray()
         self.reading = True
         self.stuck_since = 0.0  # when the outbox last stopped draining; 0 while it is empty
+        self.flush_due = False  # replies wait in the outbox for the end of this loop turn
 
 
 class AvroSource(SourceProcess):
@@ -144,8 +145,19 @@ class AvroSource(SourceProcess):
                    for ch in self.required)
 
     def _answer(self, client: AvroConnection, serial: int, status: Status) -> None:
+        """Queue the reply; the replies of one loop turn (a PUT_OK accepts several calls) go
+        out in one send, so the sink reads them in one wake-up, not one each."""
+        if not client.open:
+            return
+        client.outbox += client.conn.answer(serial, status)
+        if not client.flush_due:
+            client.flush_due = True
+            self.after(0, lambda: self._flush_due(client))
+
+    def _flush_due(self, client: AvroConnection) -> None:
+        client.flush_due = False
         if client.open:
-            self._write(client, [client.conn.answer(serial, status)])
+            self._flush(client.fd)
 
     def _write(self, client: AvroConnection, chunks: list[bytes]) -> None:
         for chunk in chunks:
