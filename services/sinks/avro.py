@@ -9,7 +9,9 @@ handshake is the probe), so a killed collector is seen within a second and a fro
 PROBE_TIMEOUT_S plus a heartbeat, long before the 20 s request timeout a delivery would wait.
 A delivery waiting for its replies gives up as soon as the prober fails (by then the router has
 re-routed its flights anyway), so after a silent link cut the worker is not still stuck on the
-dead connection when the link comes back and the router sends it traffic again.
+dead connection when the link comes back and the router sends it traffic again; and while the
+prober says unhealthy, queued flights fail at once instead of going out to a collector that
+may be frozen and would store them all when it thaws.
 """
 from __future__ import annotations
 
@@ -166,6 +168,8 @@ class AvroWriter:
     def write_many(self, batches: list[Batch]) -> list[DeliveryFailed | None]:
         if self.reset_s and self.caller.age_s() >= self.reset_s:
             self.caller.close()  # reset-connection-interval: only ever between flights
+        if not self.healthy:  # the router is moving this traffic away: do not send it
+            return [DeliveryFailed(f"not sent: {self.why}", True)] * len(batches)
         failures = self.probe_failures
         return self.caller.call_many(batches,
                                      abandon=lambda: self.probe_failures != failures)
