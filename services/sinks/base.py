@@ -14,6 +14,8 @@ attributes.
 """
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
 from typing import Any, Protocol
@@ -88,7 +90,7 @@ class SinkProcess(Process):
         self.last_delivery = time.monotonic()
         self._closing = False
         pull = self.socket(zmq.PULL, bind=self.endpoint(name, "deliver"))  # the worker's alone
-        self._worker = threading.Thread(target=self._work, args=(pull,), name="writer",
+        self._worker = threading.Thread(target=self._run_worker, args=(pull,), name="writer",
                                         daemon=True)
         self._worker.start()
 
@@ -127,6 +129,16 @@ class SinkProcess(Process):
         return {"state": state, "elapsed_ms": elapsed, "healthy": healthy, "why": why}
 
     # -- worker thread ------------------------------------------------------------------------
+    def _run_worker(self, pull: zmq.Socket) -> None:
+        """A bug in the worker must not leave a sink that answers heartbeats but never writes:
+        the process exits and supervisord starts a fresh one."""
+        try:
+            self._work(pull)
+        except Exception:
+            self.log.exception("the writer thread failed; exiting for a restart")
+            logging.shutdown()
+            os._exit(70)
+
     def _work(self, pull: zmq.Socket) -> None:
         results = self.ctx.socket(zmq.PUSH)
         results.setsockopt(zmq.LINGER, 1000)
