@@ -168,7 +168,8 @@ class AvroWriter:
     def write_many(self, batches: list[Batch]) -> list[DeliveryFailed | None]:
         if self.reset_s and self.caller.age_s() >= self.reset_s:
             self.caller.close()  # reset-connection-interval: only ever between flights
-        if not self.healthy:  # the router is moving this traffic away: do not send it
+        if not self.healthy and self.probe_failures:  # lost (not merely unprobed yet): the
+            # router is moving this traffic away, so do not send it
             return [DeliveryFailed(f"not sent: {self.why}", True)] * len(batches)
         failures = self.probe_failures
         return self.caller.call_many(batches,
