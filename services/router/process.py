@@ -103,7 +103,9 @@ class SinkRouter(Process):
             return
         room = sum(max(0, link.window - len(link.flights)) for link in self.links.values()
                    if link.alive) - len(self.waiting)
-        while self.takes < min(room, MAX_TAKES_IN_FLIGHT):
+        # One TAKE more than the window when it carries a COMMIT: the results of a flight
+        # then cost one message each way (TAKE with the COMMIT, then BATCH), not four.
+        while self.takes < min(room, MAX_TAKES_IN_FLIGHT + bool(self.to_commit)):
             self.takes += 1
             commit, self.to_commit = self.to_commit, []  # COMMIT rides on the next TAKE
             self.chan.request("TAKE", self.wait_ms / 1000.0 + 2.0, context="TAKE",
