@@ -10,6 +10,7 @@ from services.config.model import ConfigErrors
 from services.endpoints import EndpointError
 from services.process import setup_logging
 from services.registry import process_class
+from services.scheduling import prefer_throughput
 
 log = logging.getLogger("zflume.runner")
 
@@ -22,6 +23,7 @@ def run_component(conf_file: str, agent_name: str, kind: str, name: str, run_dir
     as the renderer applied them.
     """
     setup_logging()
+    prefer_throughput()
     try:
         agent = scale.apply(load_agent(conf_file, agent_name), instance, collectors)
         run_dir = rundir.prepare(run_dir)

@@ -1,6 +1,7 @@
 """`zflume agent` and `zflume status` as a user runs them, under supervisord."""
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 from pathlib import Path
@@ -114,6 +115,17 @@ def test_every_component_is_its_own_supervisord_program(failover_agent: Agent) -
     assert len(set(pids.values())) == len(expected) and 0 not in pids.values()
     for name, kind in expected.items():
         assert f"--kind {kind} --component {name} " in cmdline(pids[name])
+
+
+def test_every_thread_of_every_component_runs_under_sched_batch(failover_agent: Agent) -> None:
+    """Components ask for SCHED_BATCH before their ZeroMQ I/O thread and sink writer threads
+    exist, so every thread has it (a woken peer then does not preempt a sender mid-turn)."""
+    states = failover_agent.statuses()
+    for program, (_, pid) in states.items():
+        threads = list(Path(f"/proc/{pid}/task").iterdir())
+        assert len(threads) >= 2, program  # the main thread and ZeroMQ's I/O thread at least
+        for task in threads:
+            assert os.sched_getscheduler(int(task.name)) == os.SCHED_BATCH, (program, task.name)
 
 
 def test_status_prints_flume_shaped_counters(failover_agent: Agent) -> None:
