@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import math
 import os
 import signal
 import threading
@@ -36,6 +37,9 @@ WATCHDOG_S = 10.0
 STOP_BUDGET_S = 25.0
 ORPHAN_STOP_S = 1.5
 MAX_POLL_S = 0.1
+# Plain ints: pyzmq's flags are an IntFlag, whose `&` runs Python code on every poll event.
+WRITABLE = int(zmq.POLLOUT)
+READABLE = int(zmq.POLLIN | zmq.POLLERR)
 
 Handler = Callable[[Any], None]
 
@@ -183,12 +187,14 @@ class Process:
         wait = MAX_POLL_S
         if self._timers:
             wait = min(wait, max(0.0, self._timers[0][0] - self._last_turn))
-        for sock, events in self._poller.poll(int(wait * 1000)):
-            if events & zmq.POLLOUT and sock in self._writers:
+        # Rounded up: poll counts whole milliseconds, and a timer due in 0.7 ms polled with 0
+        # would spin the loop until it is due (a millisecond of CPU per timer).
+        for sock, events in self._poller.poll(math.ceil(wait * 1000)):
+            if events & WRITABLE and sock in self._writers:
                 self._writers[sock](sock)
             handler = self._handlers.get(sock)
             # A hung-up pipe or socket reports POLLERR alone: its reader sees the EOF.
-            if events & (zmq.POLLIN | zmq.POLLERR) and handler is not None:
+            if events & READABLE and handler is not None:
                 handler(sock)
         now = time.monotonic()
         while self._timers and self._timers[0][0] <= now:
