@@ -70,6 +70,7 @@ class MemoryStore:
         self.queue: deque[Chunk] = deque()
         self.leases: dict[Txn, Lease] = {}
         self.queued = 0
+        self.leased = 0  # events in self.leases, kept as a sum: fits() runs per transaction
         self.held_bytes = 0
         self._counter = 0
         self._puts = 0
@@ -80,7 +81,7 @@ class MemoryStore:
     @property
     def held(self) -> int:
         """Events in the channel, queued or leased: what a kill of this process loses."""
-        return self.queued + sum(lease.n for lease in self.leases.values())
+        return self.queued + self.leased
 
     def seen(self, src: bytes, seq: int) -> bool:
         return (src, seq) in self._recent_puts
@@ -143,6 +144,7 @@ class MemoryStore:
         lease = Lease((self.inc, self._counter), owner, owner_inc, chunks,
                       self.clock() + self.lease_s)
         self.queued -= lease.n
+        self.leased += lease.n
         self.leases[lease.txn] = lease
         return lease
 
@@ -151,6 +153,7 @@ class MemoryStore:
         lease = self.leases.pop(txn, None)
         if lease is None:
             return txn in self._committed
+        self.leased -= lease.n
         self.held_bytes -= lease.nbytes
         self._remember(self._committed, txn, RECENT_COMMITS)
         return True
@@ -161,6 +164,7 @@ class MemoryStore:
         if lease is None:
             return False
         self._requeue(lease.chunks)
+        self.leased -= lease.n
         self.queued += lease.n
         return True
 

@@ -1,6 +1,8 @@
 """The memory channel's transaction rules, on a fake clock."""
 from __future__ import annotations
 
+import random
+
 from proto import batch
 from services.channels.store import MemoryStore
 
@@ -118,3 +120,29 @@ def test_batches_rolled_back_oldest_first_still_return_in_put_order() -> None:
     for lease in leases:
         assert s.rollback(lease.txn)
     assert bodies_of(s.take("r", b"inc1", 3)) == [b"0", b"1", b"2"]
+
+
+def test_held_counts_queued_and_leased_events_through_any_sequence_of_operations() -> None:
+    """`held` is kept as a running sum; after every put, take, commit, rollback, expiry and
+    router restart it equals the queue plus the events of the open leases, and capacity holds."""
+    rng = random.Random(7)
+    s, clock = store(capacity=50)
+    seq = 0
+    for _ in range(2000):
+        op = rng.choice(("put", "put", "take", "commit", "rollback", "expire", "restart"))
+        if op == "put":
+            seq += 1
+            put(s, seq, [b"x"] * rng.randint(1, 12))
+        elif op == "take":
+            s.take(rng.choice(("r1", "r2")), rng.choice((b"inc00001", b"inc00002")),
+                   rng.randint(1, 15))
+        elif op in ("commit", "rollback") and s.leases:
+            txn = rng.choice(list(s.leases))
+            s.commit(txn) if op == "commit" else s.rollback(txn)
+        elif op == "expire":
+            clock.now += rng.choice((0.0, 11.0))
+            s.expire()
+        elif op == "restart":
+            s.take("r1", b"inc%05d" % rng.randint(0, 99), 1)
+        assert s.held == sum(c.n for c in s.queue) + sum(lease.n for lease in s.leases.values())
+        assert s.held <= s.capacity
