@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv test demo bench bench-deps bench-flume chaos clean
+.PHONY: venv lint test demo bench bench-deps bench-flume chaos clean
 
 $(BIN)/zflume: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,18 @@ $(BIN)/zflume: requirements.txt pyproject.toml
 
 venv: $(BIN)/zflume
 
-test: venv
+LINT_DEPS := $(VENV)/.lint-deps
+
+$(LINT_DEPS): requirements-lint.txt $(BIN)/zflume
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-lint.txt
+	touch $@
+
+# ruff and mypy over the shipped code (settings in pyproject.toml); `make test` runs it first.
+lint: $(LINT_DEPS)
+	$(BIN)/ruff check services proto deploy
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/pytest -q
 
 demo: venv

@@ -21,7 +21,6 @@ from services.config.load import check_file, load_agent
 from services.config.model import AgentConfig, ConfigErrors
 from services.endpoints import EndpointError
 
-
 STOP_REPEAT_S = 1.0
 
 

@@ -9,8 +9,8 @@ import os
 import shlex
 from dataclasses import dataclass
 
-from services.config.scale import instance
 from services.config.model import AgentConfig
+from services.config.scale import instance
 from services.endpoints import endpoint
 
 PROGRAM_OPTIONS = """\

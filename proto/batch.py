@@ -60,7 +60,7 @@ def events(headers: Headers, bodies: list[bytes]) -> list[tuple[dict[str, str], 
     """Rows for the few consumers that want (headers, body) pairs."""
     if headers is None:
         return [({}, body) for body in bodies]
-    return list(zip(headers, bodies))
+    return list(zip(headers, bodies, strict=True))
 
 
 def merge(blobs: list[bytes]) -> tuple[Headers, list[bytes]]:

@@ -23,7 +23,7 @@ each transaction inside stays atomic (docs/architecture.md 4).
     PUT           rid, src, seq, ns, sizes                   len(ns)    source -> channel
     PUT_OK        rid, seq, stored                           0          channel -> source
     FULL          rid, seq, stored, reason                   0          channel -> source
-    TAKE          rid, max, count, wait_ms, who, commit      0          router -> channel (long poll)
+    TAKE          rid, max, count, wait_ms, who, commit      0          router -> channel, long poll
     BATCH         rid, txns, ns, parts, unknown              sum(parts) channel -> router
     EMPTY         rid, unknown                               0          channel -> router
     RENEW         rid, txns                                  0          router -> channel
@@ -34,11 +34,11 @@ each transaction inside stays atomic (docs/architecture.md 4).
                   max_wait_ms
     RESULT        fid, attempt, router, done, reason,        0          sink -> router (PUSH)
                   liveness
-    PING          rid                                        0          anyone -> a process's ctl socket
+    PING          rid                                        0          anyone -> ctl socket
     PONG          rid, state, elapsed_ms, healthy, why       0          ctl socket -> pinger
-    STATS         rid                                        0          `zflume status` -> ctl socket
-    STATS_REPLY   rid, type, name, counters                  0          ctl socket -> `zflume status`
-    ERROR         rid, reason, detail                        0          any replier, for refused input
+    STATS         rid                                        0          zflume status -> ctl
+    STATS_REPLY   rid, type, name, counters                  0          ctl -> zflume status
+    ERROR         rid, reason, detail                        0          replier, for refused input
 
 PUT: blob i is the source's transaction `seq + i` of `ns[i]` events and `sizes[i]` body bytes.
 The channel stores the transactions in order, each all or nothing and each once even if

@@ -241,9 +241,10 @@ class Process:
                 "STATS_REPLY", self.inc, rid=msg["rid"], type=self.TYPE, name=self.name,
                 counters=self.stats()))
         else:
-            exc = ProtocolError(f"{msg.op} is not a ctl request")
-            self.refused(exc, "ctl")
-            sock.send_multipart(messages.error_reply(self.inc, exc, msg.fields.get("rid", -1)))
+            unknown = ProtocolError(f"{msg.op} is not a ctl request")
+            self.refused(unknown, "ctl")
+            sock.send_multipart(messages.error_reply(self.inc, unknown,
+                                                     msg.fields.get("rid", -1)))
 
     def refused(self, exc: ProtocolError, where: str) -> None:
         """Count and log one refused message; the socket and the process carry on."""

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import logging
 
-from services.config import scale
 from services import rundir
+from services.config import scale
 from services.config.load import load_agent
 from services.config.model import ConfigErrors
 from services.endpoints import EndpointError

@@ -1,4 +1,5 @@
-"""Flume's Avro RPC, sans I/O: the gateway between zflume and real Flume agents (docs/architecture.md 5).
+"""Flume's Avro RPC, sans I/O: the gateway between zflume and real Flume agents
+(docs/architecture.md 5).
 
     protocol     AvroSourceProtocol's exact text and hash; protocol shapes; Status
     framing      Netty frames: serial, buffer count, length-prefixed buffers
@@ -13,8 +14,15 @@
 Nothing here touches a socket or a clock; services/ drives these objects.
 """
 from .client import ClientConnection, Reply
-from .errors import (FrameTooLarge, HandshakeError, MalformedFrame, NotReady, ProtocolError,
-                     UnknownMessage, UnknownSerial)
+from .errors import (
+                     FrameTooLarge,
+                     HandshakeError,
+                     MalformedFrame,
+                     NotReady,
+                     ProtocolError,
+                     UnknownMessage,
+                     UnknownSerial,
+)
 from .handshake import KnownProtocols
 from .protocol import FLUME_PROTOCOL, Protocol, Status
 from .server import Call, ServerConnection

@@ -6,11 +6,11 @@
     map    := (count:long (key:string value:string){count})* 00
     e.g. 1 event {"k": "v"}, body "hi":  02 | 02 02 6b 02 76 00 | 04 68 69 | 00
 
-Columns (docs/architecture.md 4, proto/batch.py): headers is None when no event has one, else one dict per
-body. Consecutive events usually share their headers, so the encoder reuses the previous map's
-bytes and the decoder recognises the previous map's bytes instead of parsing them again (each
-event still gets its own dict). fastavro (protocol.EVENTS_SCHEMA) is the reference in the tests.
-Every length and count is checked against the bytes left before use: truncated or garbage
+Columns (docs/architecture.md 4, proto/batch.py): headers is None when no event has one, else one
+dict per body. Consecutive events usually share their headers, so the encoder reuses the previous
+map's bytes and the decoder recognises the previous map's bytes instead of parsing them again
+(each event still gets its own dict). fastavro (protocol.EVENTS_SCHEMA) is the reference in the
+tests. Every length and count is checked against the bytes left before use: truncated or garbage
 input raises MalformedFrame, in time linear in its size.
 """
 from __future__ import annotations
@@ -57,7 +57,7 @@ def encode_events(headers: Headers, bodies: list[bytes]) -> bytes:
     else:
         previous: dict | None = None
         encoded = EMPTY
-        for event_headers, body in zip(headers, bodies):
+        for event_headers, body in zip(headers, bodies, strict=True):
             if event_headers is not previous and event_headers != previous:
                 encoded = encode_map(event_headers)
             previous = event_headers
@@ -95,7 +95,8 @@ def _decode_events(buf: bytes, pos: int) -> tuple[Headers, list[bytes], int]:
     headers: list[dict[str, str]] | None = None
     bodies: list[bytes] = []
     add_body = bodies.append
-    previous_raw, previous = EMPTY, {}
+    previous_raw = EMPTY
+    previous: dict[str, str] = {}
     reused = False
     while True:
         count, pos = read_block_count(buf, pos)

@@ -88,10 +88,11 @@ class FrameDecoder:
     def _next_frame(self) -> tuple[int, bytes] | None:
         if not (self._scan_header() and self._scan_buffers()):
             return None
-        base = self._start
+        base, serial = self._start, self._serial
+        assert serial is not None  # _scan_header read it
         with memoryview(self._buf) as view:
             payload = b"".join([view[base + s:base + e] for s, e in self._spans])
-        frame = (self._serial, payload)
+        frame = (serial, payload)
         self._start += self._cursor
         self._reset_frame()
         return frame

@@ -20,6 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from fastavro.types import Schema
 
 from .errors import HandshakeError
 from .protocol import FLUME_PROTOCOL, Protocol
@@ -91,18 +92,21 @@ def decode_response(payload: bytes) -> tuple[HandshakeResponse, int]:
                              record["meta"]), end
 
 
-def _write(schema: dict, record: dict) -> bytes:
+def _write(schema: Schema, record: dict) -> bytes:
     out = io.BytesIO()
     schemaless_writer(out, schema, record)
     return out.getvalue()
 
 
-def _read(schema: dict, payload: bytes) -> tuple[dict, int]:
+def _read(schema: Schema, payload: bytes) -> tuple[dict, int]:
     stream = io.BytesIO(payload)
+    name = schema["name"] if isinstance(schema, dict) else schema
     try:
         record = schemaless_reader(stream, schema)
     except _DECODE_ERRORS as exc:
-        raise HandshakeError(f"undecodable {schema['name']}: {exc!r}") from exc
+        raise HandshakeError(f"undecodable {name}: {exc!r}") from exc
+    if not isinstance(record, dict):
+        raise HandshakeError(f"undecodable {name}: not a record")
     return record, stream.tell()
 
 

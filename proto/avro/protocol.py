@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastavro import parse_schema
+from fastavro.types import Schema
 
 from .errors import HandshakeError
 
@@ -158,7 +159,7 @@ class _Shapes:
 FLUME_PROTOCOL = Protocol.parse(FLUME_PROTOCOL_TEXT)
 
 
-def _reference_schemas() -> tuple[dict, dict, dict]:
+def _reference_schemas() -> tuple[Schema, Schema, Schema]:
     """fastavro schemas of Status, AvroFlumeEvent and array<AvroFlumeEvent>, from the text above."""
     doc = json.loads(FLUME_PROTOCOL_TEXT)
     status, event = ({**t, "namespace": doc["namespace"]} for t in doc["types"])
@@ -166,5 +167,6 @@ def _reference_schemas() -> tuple[dict, dict, dict]:
     return parse_schema(status), parse_schema(event), parse_schema(events)
 
 
-# The reference for every Flume schema (docs/architecture.md 4): the fast codec is tested against these.
+# The reference for every Flume schema (docs/architecture.md 4): the fast codec is tested against
+# these.
 STATUS_SCHEMA, EVENT_SCHEMA, EVENTS_SCHEMA = _reference_schemas()

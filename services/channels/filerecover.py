@@ -25,9 +25,22 @@ from typing import Any, BinaryIO
 
 import msgpack
 
-from services.channels.filelog import (CRC, MAGIC, MARK, PUT, SEEN, BadRecord, Put, Ref,
-                                       fsync_dir, parse_commit, parse_put, parse_seen,
-                                       pwrite_all, read_record)
+from services.channels.filelog import (
+    CRC,
+    MAGIC,
+    MARK,
+    PUT,
+    SEEN,
+    BadRecord,
+    Put,
+    Ref,
+    fsync_dir,
+    parse_commit,
+    parse_put,
+    parse_seen,
+    pwrite_all,
+    read_record,
+)
 
 CHECKPOINT = "checkpoint"
 CHECKPOINT_MAGIC = b"ZFLCKP1\n"

@@ -20,8 +20,16 @@ from dataclasses import dataclass
 from typing import IO, Any, Callable
 
 from proto import batch
-from services.channels.filelog import (LogWriteError, LogWriter, Put, Ref, commit_record,
-                                       list_logs, put_record, seen_record)
+from services.channels.filelog import (
+    LogWriteError,
+    LogWriter,
+    Put,
+    Ref,
+    commit_record,
+    list_logs,
+    put_record,
+    seen_record,
+)
 from services.channels.filerecover import Recovered, recover, runs, write_checkpoint
 from services.channels.store import Chunk, MemoryStore, Txn
 

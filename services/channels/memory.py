@@ -82,9 +82,10 @@ class MemoryChannel(Process):
             self._send(envelope, messages.error_reply(self.inc, exc, messages.request_id(body)))
             return
         except KeyError:
-            exc = ProtocolError(f"{msg.op} is not a channel request")
-            self.refused(exc, "chan")
-            self._send(envelope, messages.error_reply(self.inc, exc, msg.fields.get("rid", -1)))
+            unknown = ProtocolError(f"{msg.op} is not a channel request")
+            self.refused(unknown, "chan")
+            self._send(envelope, messages.error_reply(self.inc, unknown,
+                                                      msg.fields.get("rid", -1)))
             return
         handler(self, envelope, msg)
 
@@ -224,8 +225,9 @@ class MemoryChannel(Process):
         held = self.store.held
         self.counters["ChannelSize"] = held
         capacity = self.store.capacity
-        self.counters["ChannelFillPercentage"] = held * 100.0 / capacity if capacity else 0.0
-        return super().stats()
+        report = super().stats()
+        report["ChannelFillPercentage"] = held * 100.0 / capacity if capacity else 0.0
+        return report
 
     # -- stop ---------------------------------------------------------------------------------
     def drained(self) -> bool:

@@ -10,8 +10,8 @@ from typing import Any
 
 from services.config import schema
 from services.config.model import Component, Plugin
-from services.config.raw import KeySet, RawAgent, Report
 from services.config.properties import Entry
+from services.config.raw import KeySet, RawAgent, Report
 from services.config.typenames import resolve
 
 # Keys of a source or sink that the loader reads itself rather than through the type's table.

@@ -94,11 +94,13 @@ class AgentConfig:
     sinks: dict[str, Component] = field(default_factory=dict)
     groups: list[SinkGroup] = field(default_factory=list)  # explicit groups then implicit ones
 
-    def component(self, kind: str, name: str) -> Component | SinkGroup:
-        """Look a component up by kind (`source`, `channel`, `sink`, `router`) and name."""
-        if kind == "router":
-            return next(g for g in self.groups if g.router_name == name)
+    def component(self, kind: str, name: str) -> Component:
+        """Look a component up by kind (`source`, `channel`, `sink`) and name."""
         return {"source": self.sources, "channel": self.channels, "sink": self.sinks}[kind][name]
+
+    def router(self, name: str) -> SinkGroup:
+        """The sink group whose router process is called `name`."""
+        return next(g for g in self.groups if g.router_name == name)
 
     def group_of(self, sink: str) -> SinkGroup:
         """The group (explicit or implicit) that routes to `sink`."""

@@ -22,8 +22,8 @@ lone backslash on the file's last line makes the JDK add an entry with an empty 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 from services.config.model import ConfigError
 

@@ -7,6 +7,7 @@ left it goes back to the channel (ROLLBACK) and the router backs off as Flume's 
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 from typing import Any
@@ -33,7 +34,7 @@ class SinkRouter(Process):
 
     def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
         super().__init__(agent, name, run_dir)
-        self.group = agent.component("router", name)
+        self.group = agent.router(name)
         channel = agent.sinks[self.group.sinks[0]].channel
         chan_params = agent.channels[channel].params
         self.wait_ms = int(float(chan_params["keep-alive"]) * 1000)
@@ -94,7 +95,7 @@ class SinkRouter(Process):
             # that is still starting would only be rolled back.
             self.links[sink].alive = False
             Pinger(self, self.endpoint(sink, "ctl"), interval_ms / 1000.0,
-                   lambda msg, s=sink: self._on_pong(s, msg), lambda s=sink: self._on_miss(s))
+                   functools.partial(self._on_pong, sink), functools.partial(self._on_miss, sink))
 
     # -- taking ---------------------------------------------------------------------------------
     def _pump(self) -> None:

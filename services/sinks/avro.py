@@ -63,11 +63,11 @@ class AvroCaller:
         does `abandon()` turning true while replies are awaited."""
         outcomes: dict[int, DeliveryFailed | None] = {}
         try:
-            self._connect()
-            if not self.conn.established:
-                self._round_trip(batches[:1], outcomes, limit_s, abandon)
+            sock, conn = self._connect()
+            if not conn.established:
+                self._round_trip(sock, conn, batches[:1], outcomes, limit_s, abandon)
             if len(outcomes) < len(batches):
-                self._round_trip(batches[len(outcomes):], outcomes, limit_s, abandon,
+                self._round_trip(sock, conn, batches[len(outcomes):], outcomes, limit_s, abandon,
                                  len(outcomes))
         except (OSError, AvroProtocolError) as exc:
             self.close()
@@ -75,71 +75,75 @@ class AvroCaller:
             return [outcomes.get(i, lost) for i in range(len(batches))]
         return [outcomes[i] for i in range(len(batches))]
 
-    def _connect(self) -> None:
-        if self.sock is not None:
-            return
+    def _connect(self) -> tuple[socket.socket, ClientConnection]:
+        """The open connection, or a new one."""
+        if self.sock is not None and self.conn is not None:
+            return self.sock, self.conn
         try:
-            self.sock = socket.create_connection(self.address, timeout=self.connect_timeout_s)
+            sock = socket.create_connection(self.address, timeout=self.connect_timeout_s)
         except OSError:
             self.counters["ConnectionFailedCount"] += 1
             raise
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.conn = ClientConnection(remote=self.remotes.get(self.address),
-                                     deflate_level=self.deflate)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock, self.conn = sock, ClientConnection(remote=self.remotes.get(self.address),
+                                                      deflate_level=self.deflate)
         self.opened_at = time.monotonic()
         self.counters["ConnectionCreatedCount"] += 1
+        return self.sock, self.conn
 
-    def _round_trip(self, batches: list[Batch], outcomes: dict[int, DeliveryFailed | None],
-                    limit_s: float, abandon: Callable[[], bool], first_index: int = 0) -> None:
+    def _round_trip(self, sock: socket.socket, conn: ClientConnection, batches: list[Batch],
+                    outcomes: dict[int, DeliveryFailed | None], limit_s: float,
+                    abandon: Callable[[], bool], first_index: int = 0) -> None:
         """Send the calls and read until each is answered, filling `outcomes` by index. The
         first call (handshake) is bounded by connect-timeout, later ones by request-timeout,
         as Flume's client does."""
-        timeout = self.request_timeout_s if self.conn.established else self.connect_timeout_s
+        timeout = self.request_timeout_s if conn.established else self.connect_timeout_s
         deadline = time.monotonic() + (min(timeout, limit_s) if limit_s else timeout)
         waiting: dict[int, int] = {}
         frames = []
         for index, (headers, bodies) in enumerate(batches, first_index):
-            serial, data = self.conn.append_batch(headers, bodies)
+            serial, data = conn.append_batch(headers, bodies)
             waiting[serial] = index
             frames.append(data)
-        self._send_all(b"".join(frames), deadline)
+        self._send_all(sock, b"".join(frames), deadline)
         while waiting:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise socket.timeout("no answer in time")
             if abandon():
                 raise socket.timeout("abandoned: the prober lost the collector meanwhile")
-            self.sock.settimeout(min(left, WAIT_SLICE_S))
+            sock.settimeout(min(left, WAIT_SLICE_S))
             try:
-                data = self.sock.recv(READ_BYTES)
+                data = sock.recv(READ_BYTES)
             except socket.timeout:
                 continue
             if not data:
                 raise ConnectionResetError("collector closed the connection")
-            out, replies = self.conn.feed(data)
+            out, replies = conn.feed(data)
             for chunk in out:
-                self._send_all(chunk, deadline)
-            if self.conn.established:
-                self.remotes[self.address] = self.conn.remote
+                self._send_all(sock, chunk, deadline)
+            if conn.established:
+                self.remotes[self.address] = conn.remote
             for reply in replies:
-                index = waiting.pop(reply.serial, None)
-                if index is None:
+                if reply.serial not in waiting:
                     continue
+                index = waiting.pop(reply.serial)
                 if reply.error is not None or reply.status is not Status.OK:
-                    outcomes[index] = DeliveryFailed(
-                        f"{self._name()} answered {reply.error or reply.status.name}", False)
+                    why = reply.error or (reply.status.name if reply.status else "nothing")
+                    outcomes[index] = DeliveryFailed(f"{self._name()} answered {why}", False)
                 else:
                     outcomes[index] = None
 
-    def _send_all(self, data: bytes, deadline: float) -> None:
-        self.sock.settimeout(max(0.001, deadline - time.monotonic()))
-        self.sock.sendall(data)
+    @staticmethod
+    def _send_all(sock: socket.socket, data: bytes, deadline: float) -> None:
+        sock.settimeout(max(0.001, deadline - time.monotonic()))
+        sock.sendall(data)
 
     def age_s(self) -> float:
         return time.monotonic() - self.opened_at if self.sock is not None else 0.0
 
     def close(self) -> None:
-        if self.sock is None:
+        if self.sock is None or self.conn is None:
             return
         try:
             self.sock.sendall(self.conn.close())

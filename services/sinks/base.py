@@ -150,7 +150,7 @@ class SinkProcess(Process):
             if not jobs:
                 continue
             self.busy_since = time.monotonic()
-            for msg, (done, reason, liveness) in zip(jobs, self._deliver_jobs(jobs)):
+            for msg, (done, reason, liveness) in zip(jobs, self._deliver_jobs(jobs), strict=True):
                 results.send_multipart(messages.pack(
                     "RESULT", self.inc, fid=msg["fid"], attempt=msg["attempt"],
                     router=msg["router"], done=done, reason=reason, liveness=liveness))
@@ -161,7 +161,8 @@ class SinkProcess(Process):
     def _deliver_jobs(self, jobs: list[messages.Message]) -> list[tuple[list[bool], str, bool]]:
         """Deliver the queued flights together (an avro sink pipelines all their calls);
         a flight older than its router waits was re-routed already and is not written."""
-        fresh, outcomes = [], []
+        fresh: list[messages.Message] = []
+        outcomes: list[tuple[list[bool], str, bool] | None] = []
         for msg in jobs:
             waited_ms = (self.busy_since - msg["stamp"]) * 1000
             if msg["max_wait_ms"] and waited_ms > msg["max_wait_ms"]:
@@ -180,7 +181,7 @@ class SinkProcess(Process):
         batches: list[Batch] = []
         outcomes: list[DeliveryFailed | None] = []
         for msg in jobs:
-            for n, blobs in zip(msg["ns"], msg.groups()):
+            for n, blobs in zip(msg["ns"], msg.groups(), strict=True):
                 self.counters["EventDrainAttemptCount"] += n
                 self.counters["BatchCompleteCount" if n >= self.batch_size
                               else "BatchUnderflowCount"] += 1
@@ -197,7 +198,7 @@ class SinkProcess(Process):
             ns = msg["ns"]
             mine, at = outcomes[at:at + len(ns)], at + len(ns)
             reason, liveness = "", False
-            for n, outcome in zip(ns, mine):
+            for n, outcome in zip(ns, mine, strict=True):
                 if outcome is None:
                     self.counters["EventDrainSuccessCount"] += n
                 else:

@@ -9,7 +9,6 @@ from typing import Any, Callable
 from proto import batch
 from services.sinks.base import Batch, DeliveryFailed, OneByOne, SinkProcess
 
-
 HEX_ROW = 16  # bytes per row of commons-io HexDump
 
 

@@ -14,6 +14,7 @@ cannot stall anyone else.
 """
 from __future__ import annotations
 
+import functools
 import socket
 import time
 
@@ -58,10 +59,12 @@ class AvroSource(SourceProcess):
         self.channel_seen: dict[str, float] = {}
         for ch in self.required:
             Pinger(self, self.endpoint(ch, "ctl"), CHANNEL_PING_S,
-                   lambda msg, ch=ch: self.channel_seen.__setitem__(ch, time.monotonic()),
-                   lambda: None)
+                   functools.partial(self._channel_answered, ch), lambda: None)
         self.listener = Listener(self, p["bind"], p["port"], self._accept, backlog=128)
         self.every(1.0, self._drop_stalled)
+
+    def _channel_answered(self, ch: str, msg: object) -> None:
+        self.channel_seen[ch] = time.monotonic()
 
     def _accept(self, fd: int) -> None:
         accepted = self.listener.accept()
@@ -118,7 +121,8 @@ class AvroSource(SourceProcess):
         else:
             self.counters["AppendBatchReceivedCount"] += 1
         if n == 0:
-            self._answer(client, call.serial, Status.OK if self._channels_alive() else Status.FAILED)
+            alive = self._channels_alive()
+            self._answer(client, call.serial, Status.OK if alive else Status.FAILED)
             return
         self.submit(call.bodies, self._headers(call),
                     on_accepted=lambda: self._accepted(client, call),

@@ -15,6 +15,7 @@ are the client's to send again.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -71,14 +72,14 @@ class SourceProcess(Process):
         self.conf = agent.sources[name]
         self.headers_for = chain(self.conf.interceptors)
         self.deduper = dedupe.find(self.conf.interceptors)
-        optional = set(self.conf.selector.params.get("optional", [])) if self.conf.selector else set()
+        selector = self.conf.selector
+        optional = set(selector.params.get("optional", [])) if selector else set()
         self.required = {ch for ch in self.conf.channels if ch not in optional}
         self.clients: dict[str, Client] = {}
         self.put_timeout: dict[str, float] = {}
         for ch in self.conf.channels:
             self.clients[ch] = Client(self, self.endpoint(ch, "chan"),
-                                      lambda msg, p, ch=ch: self._on_reply(ch, msg, p),
-                                      f"channel {ch}")
+                                      functools.partial(self._on_reply, ch), f"channel {ch}")
             keep_alive = float(agent.channels[ch].params.get("keep-alive", 3))
             self.put_timeout[ch] = keep_alive + PUT_MARGIN_S
         self.inflight: dict[int, PutGroup] = {}
@@ -105,7 +106,7 @@ class SourceProcess(Process):
         if self.deduper is not None:
             bodies, headers, ids = self.deduper.filter(bodies, headers)
             self.counters["DuplicateDroppedCount"] = self.deduper.dropped
-            on_accepted = self._remembering(ids, on_accepted)
+            on_accepted = self._remembering(self.deduper, ids, on_accepted)
             if not bodies:
                 on_accepted()
                 return
@@ -133,11 +134,12 @@ class SourceProcess(Process):
         for ch in self.clients:
             self._put(ch, group)
 
-    def _remembering(self, ids: list[str], then: Callable[[], None] | None
+    @staticmethod
+    def _remembering(deduper: dedupe.Deduper, ids: list[str], then: Callable[[], None] | None
                      ) -> Callable[[], None]:
         """`then`, after the deduper learnt that these ids are now in the channel."""
         def accepted() -> None:
-            self.deduper.accepted(ids)
+            deduper.accepted(ids)
             if then is not None:
                 then()
         return accepted
@@ -157,7 +159,8 @@ class SourceProcess(Process):
         if group is None:
             return
         at = group.stored[ch]
-        if msg.op in ("PUT_OK", "FULL") and at < len(group.txns) and msg["seq"] == group.txns[at].seq:
+        stored_some = msg.op in ("PUT_OK", "FULL")
+        if stored_some and at < len(group.txns) and msg["seq"] == group.txns[at].seq:
             group.stored[ch] = min(len(group.txns), at + msg["stored"])
         if msg.op == "FULL":
             self._full(ch, group, msg["reason"])

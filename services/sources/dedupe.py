@@ -37,7 +37,7 @@ class Deduper:
             return bodies, headers, []
         kept_bodies, kept_headers, ids = [], [], []
         in_batch: set[str] = set()
-        for body, event_headers in zip(bodies, headers):
+        for body, event_headers in zip(bodies, headers, strict=True):
             event_id = event_headers.get(self.key)
             if event_id is not None and (event_id in self.seen or event_id in in_batch):
                 self.dropped += 1

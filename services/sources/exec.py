@@ -1,4 +1,5 @@
-"""The exec source: run a command and turn each line of its stdout into an event (docs/flume.md 4.1).
+"""The exec source: run a command and turn each line of its stdout into an event
+(docs/flume.md 4.1).
 
 Unlike Flume, a full channel never drops what was read: the batch is retried and reading pauses
 (the pipe fills and the command blocks) until the channel has room. At most the source's window
@@ -143,6 +144,7 @@ class ExecSource(SourceProcess):
             return
         self.log.info("started %s (pid %d)", shlex.join(self.args), self.child.pid)
         threading.Thread(target=self._stderr, args=(self.child.stderr,), daemon=True).start()
+        assert self.child.stdout is not None  # stdout=PIPE
         self.fd = self.child.stdout.fileno()
         os.set_blocking(self.fd, False)
         self.resume()
@@ -167,7 +169,7 @@ class ExecSource(SourceProcess):
         restarted if `restart`."""
         self._pause()
         self.pending.add(self.lines.flush(), time.monotonic())
-        if self.child:
+        if self.child and self.child.stdout:
             self.child.stdout.close()
         self.fd = -1
         self.log.info("command exited with %s", self._reap(EOF_GRACE_S))

@@ -203,9 +203,9 @@ class SpoolDirSource(SourceProcess):
             found.sort(key=lambda c: not self._started(c))  # stable: consumeOrder kept
             self.listing = collections.deque(found)
         while self.listing:
-            found = self.listing.popleft()
-            if (found.rel, found.inode) not in self.failed:
-                return found
+            candidate = self.listing.popleft()
+            if (candidate.rel, candidate.inode) not in self.failed:
+                return candidate
         return None
 
     def _started(self, found: Candidate) -> bool:

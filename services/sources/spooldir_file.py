@@ -92,7 +92,7 @@ class HeaderMaker:
             given = [dict(fixed) for _ in events]
             if self.origin:
                 prefix = f"{self.origin}-{spool_file.key}-"
-                for headers, event in zip(given, events):
+                for headers, event in zip(given, events, strict=True):
                     headers[self.id_key] = (f"{prefix}{event.line}.{event.part}" if event.part
                                             else f"{prefix}{event.line}")
         return given

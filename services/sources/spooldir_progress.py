@@ -22,7 +22,7 @@ import collections
 import json
 import logging
 import os
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from services.sources.jsonlist import load_entries
 from services.sources.spooldir_reader import Mark
@@ -67,7 +67,7 @@ def loads(text: str) -> tuple[list[Progress], list[str]]:
 def _entry(item: object) -> Progress | None:
     if not isinstance(item, dict) or not isinstance(item.get("file"), str):
         return None
-    numbers = [item.get(key) for key in _FIELDS[1:]]
+    numbers: list[Any] = [item.get(key) for key in _FIELDS[1:]]
     if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers):
         return None
     entry = Progress(item["file"], *numbers)

@@ -47,8 +47,14 @@ from services.sources.base import SourceProcess
 from services.sources.eventids import origin
 from services.sources.taildir_file import Flight, Line, TailFile
 from services.sources.taildir_match import FileGroup, groups_from
-from services.sources.taildir_position import (Position, PositionFileError, dumps, expand, read,
-                                               write)
+from services.sources.taildir_position import (
+    Position,
+    PositionFileError,
+    dumps,
+    expand,
+    read,
+    write,
+)
 from services.sources.taildir_tailer import Tailer
 
 POLL_START_MS = 250  # the first wait after an empty scan, if backoffSleepIncrement is larger

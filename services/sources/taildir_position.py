@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import NamedTuple
+from typing import NamedTuple, TypeGuard
 
 from services.sources.jsonlist import load_entries
 
@@ -61,7 +61,7 @@ def _entry(item: object) -> Position | None:
     return Position(inode, pos, path)
 
 
-def _whole(value: object) -> bool:
+def _whole(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -94,7 +94,7 @@ class Tailer:
         directory = os.path.dirname(entry.file)
         group = next((g for g in self.groups if g.directory == directory), None)
         found = find_inode(directory, entry.inode) if group else None
-        if (found is None or found.size < entry.pos
+        if (group is None or found is None or found.size < entry.pos
                 or not _at_line_start(found.path, entry.pos)):
             self.log.info("Missing file: %s, inode: %d, pos: %d", entry.file, entry.inode,
                           entry.pos)
