@@ -20,7 +20,7 @@ import zmq
 
 from proto import messages
 from proto.errors import ProtocolError
-from services.process import Process
+from services.process import Process, waiting_messages
 
 
 @dataclass
@@ -67,11 +67,7 @@ class Client:
         return sock
 
     def _on_readable(self, sock: zmq.Socket) -> None:
-        for _ in range(64):
-            try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+        for frames in waiting_messages(sock):
             self._dispatch(frames)
 
     def _dispatch(self, frames: list[Any]) -> None:

@@ -22,7 +22,7 @@ import os
 import signal
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import zmq
 
@@ -41,7 +41,19 @@ MAX_POLL_S = 0.1
 WRITABLE = int(zmq.POLLOUT)
 READABLE = int(zmq.POLLIN | zmq.POLLERR)
 
+READ_BURST = 64  # messages one handler reads per turn, so that one busy peer starves nobody
+
 Handler = Callable[[Any], None]
+
+
+def waiting_messages(sock: zmq.Socket, limit: int = READ_BURST) -> Iterator[list[Any]]:
+    """The messages waiting on `sock` now, at most `limit`, without blocking: a handler takes
+    a burst per wake-up and answers it together (one flush, one COMMIT for all of it)."""
+    for _ in range(limit):
+        try:
+            yield sock.recv_multipart(zmq.NOBLOCK)
+        except zmq.Again:
+            return
 
 
 class Process:

@@ -21,7 +21,7 @@ from proto import messages
 from proto.errors import ProtocolError
 from services.channels.store import MemoryStore
 from services.config.model import AgentConfig
-from services.process import Process
+from services.process import Process, waiting_messages
 
 TAKERS_GONE_S = 2.0  # on stop: nobody has taken for this long, so nobody will
 
@@ -60,11 +60,7 @@ class MemoryChannel(Process):
                            float(params["lease-timeout"]), time.monotonic)
 
     def _on_request(self, sock: zmq.Socket) -> None:
-        for _ in range(64):
-            try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                break
+        for frames in waiting_messages(sock):
             self._handle(frames)
         self._flush()
 

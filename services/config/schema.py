@@ -10,7 +10,8 @@ zflume choices where Flume has none or a machine-dependent one:
     exec maxLineLength 0 = unlimited (Flume has no limit; a positive value splits longer lines)
     memory byteCapacity 0 = unbounded (Flume: 80 % of the JVM heap, meaningless here)
     memory lease-timeout 10 s, avro source put-timeout 2000 ms and max-frame-bytes 64 MiB
-    processor heartbeat.interval 500 ms (0 = off), heartbeat.liveness 3, window 4
+    processor heartbeat.interval 500 ms (0 = off), heartbeat.liveness 3, window 4, and Flume's
+    SinkRunner constants backoffSleepIncrement 1000 ms / maxBackoffSleep 5000 ms as keys
     seq, taildir, spooldir eventIdHeader true / eventIdHeaderKey eventId: a stable id per event
     from its input position (counter; inode and offset; file and line)
 """
@@ -25,7 +26,6 @@ from services.config.model import Component
 Check = Callable[[Any], "str | None"]
 
 _INT = re.compile(r"[+-]?[0-9]+")
-_FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 LONG_MAX = 2**63 - 1
 
 
@@ -43,13 +43,6 @@ def to_int(text: str) -> int:
     if not _INT.fullmatch(text):
         raise ValueError(f"'{text}' is not an integer")
     return int(text)
-
-
-def to_float(text: str) -> float:
-    """A decimal number."""
-    if not _FLOAT.fullmatch(text):
-        raise ValueError(f"'{text}' is not a number")
-    return float(text)
 
 
 def to_bool(text: str) -> bool:
@@ -200,6 +193,10 @@ SINKS: dict[str, dict[str, Param]] = {
 }
 
 _PROCESSOR_COMMON = {"heartbeat.interval": Param(to_int, 500, check=NON_NEGATIVE),  # zflume, ms
+                     # Flume's SinkRunner constants, here settable: the wait when no sink of
+                     # the group could take a batch, doubled per round from the first, in ms
+                     "backoffSleepIncrement": Param(to_int, 1000, check=POSITIVE),
+                     "maxBackoffSleep": Param(to_int, 5000, check=POSITIVE),
                      "heartbeat.liveness": Param(to_int, 3, check=POSITIVE),  # zflume
                      "window": Param(to_int, 4, check=POSITIVE)}  # zflume: batches in flight
 PROCESSORS: dict[str, dict[str, Param]] = {

@@ -20,6 +20,8 @@ import random
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
+from services.backoff import exponential
+
 Clock = Callable[[], float]  # monotonic seconds
 
 FAILURE_PENALTY_MS = 1000  # base of every backoff: Flume's FAILURE_PENALTY, OrderSelector's 1000
@@ -30,13 +32,9 @@ CONSIDER_SEQUENTIAL_RANGE_MS = 3_600_000  # one hour since FLUME-2229 (was 2000 
 
 
 def backoff_ms(n: int, cap_ms: int) -> int:
-    """Flume's one backoff formula: 1 s doubled n times, capped.
-
-    Java computes `(1 << n) * 1000` in 32 bits, which turns negative or zero from n = 22 and
-    makes a long-dead sink be retried at once; Python ints don't overflow, so here the cap holds
-    for every n (a deliberate divergence).
-    """
-    return min(cap_ms, FAILURE_PENALTY_MS * 2**n)
+    """Flume's penalty: 1 s doubled n times, capped (services.backoff, whose cap holds for
+    every n where Java's 32-bit shift overflows)."""
+    return int(exponential(n, FAILURE_PENALTY_MS, cap_ms))
 
 
 class Policy(Protocol):

@@ -16,15 +16,14 @@ import zmq
 
 from proto import messages
 from proto.errors import ProtocolError
+from services.backoff import Backoff
 from services.config.model import AgentConfig
 from services.config.schema import batch_size
 from services.pirate import Client, Pending, Pinger
-from services.process import Process
+from services.process import Process, waiting_messages
 from services.router.links import Flight, SinkLink, delivery_timeout_s, now
 from services.router.policy import make_policy
 
-BACKOFF_STEP_S = 1.0  # Flume SinkRunner: 1 s more per consecutive empty-handed round, to 5 s
-BACKOFF_MAX_S = 5.0
 MAX_TAKES_IN_FLIGHT = 2
 FLIGHT_EVENTS = 1000  # events taken and delivered in one message, whatever the batch size
 
@@ -57,8 +56,11 @@ class SinkRouter(Process):
         self.waiting: list[Flight] = []  # taken, but the chosen sink's window is full
         self.takes = 0
         self.channel_empty = False
-        self.backoff_rounds = 0
-        self.paused_until = 0.0
+        # No sink could take a batch: wait as Flume's SinkRunner does (its 1 s and 5 s, here
+        # doubling from the first rather than growing by 1 s: 1, 2, 4, 5 s).
+        params = self.group.params
+        self.no_sink = Backoff(params["backoffSleepIncrement"] / 1000.0,
+                               params["maxBackoffSleep"] / 1000.0, now)
         results = self.socket(zmq.PULL, bind=self.endpoint(name, "results"))
         self.on(results, self._on_results)
         self._start_heartbeats()
@@ -67,7 +69,7 @@ class SinkRouter(Process):
 
     def _link(self, sink: str) -> SinkLink:
         conf = self.agent.sinks[sink]
-        window = int(self.group.params.get("window", 4))
+        window = self.group.params["window"]
         push = self.socket(zmq.PUSH)
         push.setsockopt(zmq.IMMEDIATE, 1)  # nothing queues for a sink that is not there
         # The window bounds what is queued; the HWM only has to stay out of its way, or a
@@ -78,8 +80,8 @@ class SinkRouter(Process):
                         delivery_timeout_s(conf.type, conf.params))
 
     def _start_heartbeats(self) -> None:
-        interval_ms = int(self.group.params.get("heartbeat.interval", 500))
-        self.liveness = int(self.group.params.get("heartbeat.liveness", 3))
+        interval_ms = self.group.params["heartbeat.interval"]
+        self.liveness = self.group.params["heartbeat.liveness"]
         # After this long without a PONG the router re-routes a sink's batches.
         self.abandon_ms = interval_ms * self.liveness
         # Sinks not heard from yet, and until when the router waits for them before it takes:
@@ -100,7 +102,7 @@ class SinkRouter(Process):
     # -- taking ---------------------------------------------------------------------------------
     def _pump(self) -> None:
         """Ask the channel for as many batches as the sinks have room for."""
-        if now() < self.paused_until or (self.unheard and now() < self.unheard_until):
+        if self.no_sink.waiting() or (self.unheard and now() < self.unheard_until):
             return
         room = sum(max(0, link.window - len(link.flights)) for link in self.links.values()
                    if link.alive) - len(self.waiting)
@@ -173,11 +175,9 @@ class SinkRouter(Process):
         """No sink can take this flight now: roll it back and back off."""
         self.counters["RollbackCount"] += len(flight.txns)
         self.chan.request("ROLLBACK", 5.0, txns=flight.txns)
-        if now() < self.paused_until:
+        if self.no_sink.waiting():
             return  # the other batches of a round that is already backing off
-        self.backoff_rounds += 1
-        pause = min(self.backoff_rounds * BACKOFF_STEP_S, BACKOFF_MAX_S)
-        self.paused_until = now() + pause
+        pause = self.no_sink.failed()
         self.log.warning("no sink could take a batch of %d events; rolled back, retrying in "
                          "%.0f s", flight.n, pause)
 
@@ -190,11 +190,7 @@ class SinkRouter(Process):
         self._route(flight)
 
     def _on_results(self, sock: zmq.Socket) -> None:
-        for _ in range(64):
-            try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                break
+        for frames in waiting_messages(sock):
             try:
                 self._result(messages.unpack(frames))
             except ProtocolError as exc:
@@ -223,7 +219,7 @@ class SinkRouter(Process):
         delivered = [i for i, ok in enumerate(done) if ok]
         if delivered:
             self.policy.delivered(link.name)
-            self.backoff_rounds = 0
+            self.no_sink.succeeded()
             self.counters["BatchDeliveredCount"] += len(delivered)
             self.counters["EventDeliveredCount"] += sum(flight.ns[i] for i in delivered)
             self.to_commit += [flight.txns[i] for i in delivered]
@@ -252,7 +248,7 @@ class SinkRouter(Process):
         elif msg["healthy"]:
             if not link.alive:
                 self.log.info("sink %s is up", sink)
-                self.paused_until = 0.0  # a sink came (back): no reason to wait out a backoff
+                self.no_sink.cancel()  # a sink came (back): no reason to wait out a backoff
             link.alive = True
             self.policy.heartbeat_ok(sink)
             self._release_waiting()

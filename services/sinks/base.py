@@ -26,7 +26,7 @@ from proto import batch, messages
 from proto.errors import ProtocolError
 from services.config.model import AgentConfig
 from services.config.schema import batch_size
-from services.process import Process
+from services.process import Process, waiting_messages
 
 QUIET_AFTER_STOP_S = 1.0  # on stop: no delivery for this long means the router is done
 MAX_JOBS_AT_ONCE = 8  # flights delivered together: the router's window bounds it anyway
@@ -99,13 +99,9 @@ class SinkProcess(Process):
         raise NotImplementedError
 
     def _receive(self, pull: zmq.Socket) -> list[messages.Message]:
-        """The DELIVERs waiting, up to MAX_JOBS_AT_ONCE; anything else is refused."""
+        """The DELIVERs among the next MAX_JOBS_AT_ONCE messages; anything else is refused."""
         jobs: list[messages.Message] = []
-        while len(jobs) < MAX_JOBS_AT_ONCE:
-            try:
-                frames = pull.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                break
+        for frames in waiting_messages(pull, MAX_JOBS_AT_ONCE):
             try:
                 msg = messages.unpack(frames)
             except ProtocolError as exc:

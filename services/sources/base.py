@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from proto import batch, messages
+from services.backoff import Backoff
 from services.config.model import AgentConfig
 from services.pirate import Client, Pending
 from services.process import Process
@@ -28,7 +29,7 @@ from services.sources.interceptors import chain
 
 WINDOW = 4
 GROUP_EVENTS = 1000  # events in one PUT before it leaves without waiting for the turn's end
-FULL_BACKOFF_S = (0.05, 2.0)  # first retry after a FULL, cap; doubled per consecutive FULL
+FULL_RETRY_S = (0.1, 2.0)  # first retry after a FULL, cap; doubled per consecutive FULL
 PUT_MARGIN_S = 2.0  # beyond the channel's keep-alive before a PUT counts as lost
 
 
@@ -52,7 +53,7 @@ class PutGroup:
     required: set[str]
     stored: dict[str, int] = field(default_factory=dict)
     settled: int = 0  # txns[:settled] are accepted or failed back
-    fulls: int = 0
+    full_retry: Backoff = field(default_factory=lambda: Backoff(*FULL_RETRY_S))
     rids: dict[str, int] = field(default_factory=dict)  # channel -> request id of its PUT
 
     @property
@@ -167,7 +168,7 @@ class SourceProcess(Process):
         elif msg.op != "PUT_OK":
             self.counters["ChannelWriteFail"] += 1
             self.log.error("channel %s refused a batch: %s", ch, msg.fields)
-            self.after(FULL_BACKOFF_S[1], lambda: self._put(ch, group))
+            self.after(FULL_RETRY_S[1], lambda: self._put(ch, group))
         self._settle(group)
 
     def _full(self, ch: str, group: PutGroup, reason: str) -> None:
@@ -182,9 +183,8 @@ class SourceProcess(Process):
             group.stored[ch] = len(group.txns)
             self.log.warning("optional channel %s full; PUT %d skipped there", ch, group.seq)
             return
-        group.fulls += 1
-        delay = min(FULL_BACKOFF_S[1], FULL_BACKOFF_S[0] * 2 ** group.fulls)
-        if group.fulls == 1:
+        delay = group.full_retry.failed()
+        if group.full_retry.failures == 1:
             self.log.warning("channel %s: %s; retrying the same batches", ch, reason)
         self.after(delay, lambda: self._put(ch, group))
 

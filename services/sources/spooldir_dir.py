@@ -39,8 +39,6 @@ import re
 import stat
 from typing import Iterator, NamedTuple
 
-ORDERS = ("oldest", "youngest", "random")
-
 
 class Candidate(NamedTuple):
     """A file in the spool directory as stat saw it."""

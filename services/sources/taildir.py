@@ -42,6 +42,7 @@ import socket
 import zlib
 from typing import Any
 
+from services.backoff import Backoff
 from services.config.model import AgentConfig
 from services.sources.base import SourceProcess
 from services.sources.eventids import origin
@@ -116,7 +117,7 @@ class TaildirSource(SourceProcess):
         self.write_due = False
         self.poll_min_s = min(p["backoffSleepIncrement"], POLL_START_MS) / 1000.0
         self.poll_max_s = max(p["maxBackoffSleep"] / 1000.0, self.poll_min_s)
-        self.empty_polls = 0
+        self.empty_scans = Backoff(self.poll_min_s, self.poll_max_s)
         self.progress = False
         self.warned_truncation = False
         self.tailer.start(self._load_positions())
@@ -143,11 +144,13 @@ class TaildirSource(SourceProcess):
         self.tailer.scan()
         self.progress = self.progress or bool(self.tailer.queue)  # data waits: keep polling
         self._pump()
-        self.empty_polls = 0 if self.progress else min(self.empty_polls + 1, 32)
+        if self.progress:
+            self.empty_scans.succeeded()
+            wait = self.poll_min_s
+        else:  # the first empty scan waits the base, each further one doubles it
+            wait = self.empty_scans.failed()
         self.progress = False
-        # min(cap, base * 2**n): the first empty scan waits the base, each further one doubles
-        self.after(min(self.poll_max_s, self.poll_min_s * 2 ** max(self.empty_polls - 1, 0)),
-                   self._poll)
+        self.after(wait, self._poll)
 
     def _pump(self) -> None:
         """Send batches while the window has room (base: at most WINDOW in flight)."""

@@ -53,7 +53,8 @@ def warnings(tmp_path: Path, groups: str) -> list[str]:
 
 FAILOVER = "a.sinkgroups.g1.sinks = k1 k2 k3\na.sinkgroups.g1.processor.type = failover\n"
 BALANCE = "a.sinkgroups.g1.sinks = k1 k2\na.sinkgroups.g1.processor.type = load_balance\n"
-HEARTBEAT = {"heartbeat.interval": 500, "heartbeat.liveness": 3, "window": 4}
+HEARTBEAT = {"heartbeat.interval": 500, "heartbeat.liveness": 3, "window": 4,
+             "backoffSleepIncrement": 1000, "maxBackoffSleep": 5000}
 
 
 def test_failover_params_and_explicit_priorities(tmp_path: Path) -> None:
@@ -136,6 +137,8 @@ def test_load_balance_params(tmp_path: Path) -> None:
         "heartbeat.interval": 0,
         "heartbeat.liveness": 3,
         "window": 2,
+        "backoffSleepIncrement": 1000,
+        "maxBackoffSleep": 5000,
     }
 
 
@@ -281,3 +284,14 @@ def test_group_params_are_range_checked(tmp_path: Path) -> None:
         (16, "a.sinkgroups.g1.processor.window", "must be at least 1, not 0"),
         (17, "a.sinkgroups.g1.processor.heartbeat.liveness", "'x' is not an integer"),
     ]
+
+
+def test_the_no_sink_backoff_is_settable_and_checked(tmp_path: Path) -> None:
+    """Flume's SinkRunner constants are keys here; a zero step would spin, so it is an error
+    that names the line and the key."""
+    group = load(tmp_path, FAILOVER + "a.sinkgroups.g1.processor.backoffSleepIncrement = 200\n"
+                 "a.sinkgroups.g1.processor.maxBackoffSleep = 800\n").groups[0]
+    assert (group.params["backoffSleepIncrement"], group.params["maxBackoffSleep"]) == (200, 800)
+    found = problems(tmp_path, FAILOVER + "a.sinkgroups.g1.processor.backoffSleepIncrement = 0\n")
+    assert [(line, key) for line, key, _ in found] == [
+        (16, "a.sinkgroups.g1.processor.backoffSleepIncrement")]
