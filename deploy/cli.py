@@ -21,7 +21,7 @@ from services.config.load import check_file, load_agent
 from services.config.model import AgentConfig, ConfigErrors
 from services.endpoints import EndpointError
 
-STOP_REPEAT_S = 1.0
+STOP_REPEAT_S = 0.25
 
 
 class CliError(Exception):
@@ -171,7 +171,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
 def _supervise(child: subprocess.Popen[bytes], stop_requested: list[int]) -> int:
     """Wait for supervisord, passing every stop request on to it as SIGTERM.
 
-    Once stopping, the components get SIGTERM again every second until supervisord is done:
+    Once stopping, the components get SIGTERM again every STOP_REPEAT_S until supervisord is done:
     a program supervisord had just forked when it signalled it took the signal before its
     exec, with supervisord's own handler, and would otherwise run on until stopwaitsecs.
     """
