@@ -106,7 +106,7 @@ class SinkRouter(Process):
             return
         room = sum(max(0, link.window - len(link.flights)) for link in self.links.values()
                    if link.alive) - len(self.waiting)
-        # One TAKE more than the window when it carries a COMMIT: the results of a flight
+        # One TAKE more than usual when it carries a COMMIT: the results of a flight
         # then cost one message each way (TAKE with the COMMIT, then BATCH), not four.
         while self.takes < min(room, MAX_TAKES_IN_FLIGHT + bool(self.to_commit)):
             self.takes += 1
