@@ -21,12 +21,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from services.backoff import exponential
+from services.config.schema import PROCESSORS, processor_defaults
 
 Clock = Callable[[], float]  # monotonic seconds
 
 FAILURE_PENALTY_MS = 1000  # base of every backoff: Flume's FAILURE_PENALTY, OrderSelector's 1000
-DEFAULT_MAX_PENALTY_MS = 30000  # failover `maxpenalty`
-DEFAULT_MAX_TIMEOUT_MS = 30000  # load_balance `selector.maxTimeOut`
 EXP_BACKOFF_COUNTER_LIMIT = 16
 CONSIDER_SEQUENTIAL_RANGE_MS = 3_600_000  # one hour since FLUME-2229 (was 2000 ms)
 
@@ -284,16 +283,17 @@ class LoadBalancePolicy(_Counters):
 def make_policy(processor: str, sinks: list[str], params: dict[str, Any],
                 priorities: dict[str, int], clock: Clock,
                 rng: random.Random | None = None) -> Policy:
-    """Build a group's policy from its typed `processor.*` params (prefix stripped)."""
+    """Build a group's policy from its typed `processor.*` params (prefix stripped); keys left
+    out take the schema's defaults."""
+    if processor not in PROCESSORS:
+        raise ValueError(f"unknown sink processor {processor!r}")
+    params = {**processor_defaults(processor), **params}
     if processor == "default":
         return DefaultPolicy(sinks[0])
     if processor == "failover":
-        max_penalty = params.get("maxpenalty", DEFAULT_MAX_PENALTY_MS)
-        return FailoverPolicy(sinks, priorities, max_penalty, clock)
-    if processor == "load_balance":
-        # Flume treats a maxTimeOut of 0 as absent.
-        max_timeout = params.get("selector.maxTimeOut") or DEFAULT_MAX_TIMEOUT_MS
-        return LoadBalancePolicy(sinks, str(params.get("selector", "round_robin")).lower(),
-                                 bool(params.get("backoff", False)), max_timeout, clock,
-                                 rng or random.Random())
-    raise ValueError(f"unknown sink processor {processor!r}")
+        return FailoverPolicy(sinks, priorities, params["maxpenalty"], clock)
+    # Flume treats a maxTimeOut of 0 as absent.
+    max_timeout = params["selector.maxTimeOut"] or processor_defaults(processor)[
+        "selector.maxTimeOut"]
+    return LoadBalancePolicy(sinks, str(params["selector"]).lower(), bool(params["backoff"]),
+                             max_timeout, clock, rng or random.Random())

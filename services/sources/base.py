@@ -81,7 +81,7 @@ class SourceProcess(Process):
         for ch in self.conf.channels:
             self.clients[ch] = Client(self, self.endpoint(ch, "chan"),
                                       functools.partial(self._on_reply, ch), f"channel {ch}")
-            keep_alive = float(agent.channels[ch].params.get("keep-alive", 3))
+            keep_alive = float(agent.channels[ch].params["keep-alive"])
             self.put_timeout[ch] = keep_alive + PUT_MARGIN_S
         self.inflight: dict[int, PutGroup] = {}
         self.forming: list[SourceTxn] = []
