@@ -161,8 +161,22 @@ def port_open(port: int) -> bool:
         return False
 
 
-def collector_conf(name: str, port: int, out: str, capacity: int = 1000, txn: int = 100) -> str:
-    """The seed's collector (avro -> memory -> logger) with a file_roll sink to count with."""
+def collector_conf(name: str, port: int, out: str, capacity: int = 1000, txn: int = 100,
+                   relay_to: int = 0) -> str:
+    """The seed's collector (avro -> memory -> logger) with a file_roll sink into `out` to count
+    with, or with `relay_to`, an avro sink forwarding to that port on 127.0.0.1."""
+    if relay_to:
+        sink = f"""{name}.sinks.k.type = avro
+{name}.sinks.k.channel = ch
+{name}.sinks.k.hostname = 127.0.0.1
+{name}.sinks.k.port = {relay_to}
+"""
+    else:
+        sink = f"""{name}.sinks.k.type = file_roll
+{name}.sinks.k.channel = ch
+{name}.sinks.k.sink.directory = {out}
+{name}.sinks.k.sink.rollInterval = 0
+"""
     return f"""
 {name}.sources = s
 {name}.channels = ch
@@ -174,8 +188,4 @@ def collector_conf(name: str, port: int, out: str, capacity: int = 1000, txn: in
 {name}.channels.ch.type = memory
 {name}.channels.ch.capacity = {capacity}
 {name}.channels.ch.transactionCapacity = {txn}
-{name}.sinks.k.type = file_roll
-{name}.sinks.k.channel = ch
-{name}.sinks.k.sink.directory = {out}
-{name}.sinks.k.sink.rollInterval = 0
-"""
+{sink}"""

@@ -25,26 +25,6 @@ MEASURE_S = 8.0
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def relay_conf(name: str, port: int, downstream: int) -> str:
-    """A collector that forwards to `downstream` over avro instead of writing files."""
-    return f"""
-{name}.sources = s
-{name}.channels = ch
-{name}.sinks = k
-{name}.sources.s.type = avro
-{name}.sources.s.bind = 127.0.0.1
-{name}.sources.s.port = {port}
-{name}.sources.s.channels = ch
-{name}.channels.ch.type = memory
-{name}.channels.ch.capacity = {CAPACITY}
-{name}.channels.ch.transactionCapacity = 100
-{name}.sinks.k.type = avro
-{name}.sinks.k.channel = ch
-{name}.sinks.k.hostname = 127.0.0.1
-{name}.sinks.k.port = {downstream}
-"""
-
-
 def agent_conf(port1: int, port2: int) -> str:
     return f"""
 x.sources = s
@@ -86,8 +66,8 @@ def test_full_collectors_are_waited_on_without_spinning_and_lose_nothing(
         tmp_path: Path, agents: list[Agent]) -> None:
     base = free_ports(3)
     d = Agent(tmp_path, "d", collector_conf("d", base + 2, "out/d"))
-    c1 = Agent(tmp_path, "c1", relay_conf("c1", base, base + 2))
-    c2 = Agent(tmp_path, "c2", relay_conf("c2", base + 1, base + 2))
+    c1 = Agent(tmp_path, "c1", collector_conf("c1", base, "", CAPACITY, relay_to=base + 2))
+    c2 = Agent(tmp_path, "c2", collector_conf("c2", base + 1, "", CAPACITY, relay_to=base + 2))
     x = Agent(tmp_path, "x", agent_conf(base, base + 1))
     agents.extend([c1, c2, x, d])
     for agent in (c1, c2, x):
