@@ -109,7 +109,7 @@ SCHEMA: dict[str, tuple[dict[str, Any], str | None]] = {
     "STATS_REPLY": ({"rid": _INT, "type": _STR, "name": _STR, "counters": dict}, None),
     "ERROR": ({"rid": _INT, "reason": _STR, "detail": _STR}, None),
 }
-MAX_LIST = 4096  # transactions in one message: far above the ~1000 events a message carries
+MAX_LIST = 4096  # transactions or blobs in one message: senders put at most about 1000 in one
 _ITEM_CHECKS: dict[str, Any] = {
     _TXNS: lambda v: (isinstance(v, list) and len(v) == 2 and isinstance(v[0], bytes)
                       and isinstance(v[1], int) and not isinstance(v[1], bool)),

@@ -19,11 +19,15 @@ import zmq
 
 from proto import messages
 from proto.errors import ProtocolError
-from services.channels.store import MemoryStore
+from services.channels.store import MAX_CHUNKS, Lease, MemoryStore
 from services.config.model import AgentConfig
 from services.process import Process, waiting_messages
 
 TAKERS_GONE_S = 2.0  # on stop: nobody has taken for this long, so nobody will
+# A BATCH takes no further transaction once it holds this many bytes (so that a flight of large
+# events stays a few ms of copying at each hop: a router asks for up to 10,000 events) or
+# MAX_CHUNKS blobs.
+BATCH_BYTES = 2 << 20
 
 
 @dataclass
@@ -150,12 +154,18 @@ class MemoryChannel(Process):
         while self.takes and self.store.queued:
             waiting = self.takes.popleft()
             msg = waiting.msg
-            leases = []
+            leases: list[Lease] = []
+            nbytes = nblobs = 0
             for _ in range(max(1, msg["count"])):
-                lease = self.store.take(msg["who"], msg.inc, max(1, msg["max"]))
+                lease = self.store.take(msg["who"], msg.inc, max(1, msg["max"]),
+                                        MAX_CHUNKS - nblobs)
                 if lease is None:
                     break
                 leases.append(lease)
+                nblobs += len(lease.chunks)
+                nbytes += sum(len(c.blob) for c in lease.chunks)
+                if nbytes >= BATCH_BYTES or nblobs >= MAX_CHUNKS:
+                    break
             if not leases:
                 self.takes.appendleft(waiting)
                 return

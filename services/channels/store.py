@@ -23,6 +23,7 @@ from proto import batch
 Txn = tuple[bytes, int]
 RECENT_PUTS = 1024  # remembered (source, seq) pairs: far more than any source keeps in flight
 RECENT_COMMITS = 4096
+MAX_CHUNKS = 1024  # blobs in one lease; proto.messages.MAX_LIST bounds a whole BATCH
 
 
 @dataclass
@@ -122,14 +123,17 @@ class MemoryStore:
         that dedupe survives a restart."""
         return list(self._recent_puts)
 
-    def take(self, owner: str, owner_inc: bytes, max_n: int) -> Lease | None:
-        """Lease up to `max_n` events from the head, or None when empty."""
+    def take(self, owner: str, owner_inc: bytes, max_n: int,
+             max_chunks: int = MAX_CHUNKS) -> Lease | None:
+        """Lease up to `max_n` events in up to `max_chunks` blobs from the head (at least one
+        blob), or None when empty. The blob bound keeps a BATCH of many small puts within the
+        blob count proto.messages accepts."""
         if self._owners.get(owner) != owner_inc:
             self._release_owner(owner)
             self._owners[owner] = owner_inc
         chunks: list[Chunk] = []
         room = max_n
-        while self.queue and room > 0:
+        while self.queue and room > 0 and len(chunks) < max(1, max_chunks):
             head = self.queue[0]
             if head.n > room:
                 if chunks:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from deploy.status import collect
+from services.sources.base import GROUP_EVENTS, WINDOW
 from tests.chaos.fleet import (BATCH, LONG, GapWatch, Programs, Tally, channel_conf,
                                collector_conf, keys, report, settle)
 from tests.integration.harness import Agent, free_ports, wait_for
@@ -104,12 +105,14 @@ def test_sigterm_drains_the_memory_channel_and_says_so(tmp_path: Path,
     assert left == 0, f"{ax.log} says {left} events undelivered (None: says nothing)"
 
 
-def test_sigterm_with_no_collector_reports_exactly_what_it_could_not_deliver(
+def test_sigterm_with_no_collector_reports_what_it_could_not_deliver(
         tmp_path: Path, agents: list[Agent]) -> None:
     """When an agent gets SIGTERM while its collector is dead (its file channel holding what it
     accepted, its sink frozen so it accepted only a part), the agent's log names how many
-    events it could not deliver, and those plus what the collector delivers once restarted are
-    exactly the events the agent accepted: nothing silently dropped."""
+    events it could not deliver, and those plus what the collector delivers once restarted
+    cover every event the agent accepted: nothing silently dropped. Counted twice at most:
+    what the collector's channel had stored for PUTs it had not answered yet when it was
+    killed (a PUT that does not fit waits for room, holding the answer for the part stored)."""
     ax, c1, tally = start_full(tmp_path, agents, "file", STUCK_TOTAL)
     c1.start(wait=False)
     os.kill(first_pid(c1, "k"), signal.SIGSTOP)  # c1's channel fills up, then it answers FAILED
@@ -125,7 +128,8 @@ def test_sigterm_with_no_collector_reports_exactly_what_it_could_not_deliver(
            f"collector delivered {tally.distinct} after its restart; sum "
            f"{tally.distinct + (left or 0)} of {STUCK_TOTAL} accepted")
     assert left is not None, f"no undelivered count in {ax.log}"
-    assert tally.distinct + left == STUCK_TOTAL
+    assert tally.distinct + left >= STUCK_TOTAL, "events neither delivered nor reported"
+    assert tally.distinct + left - STUCK_TOTAL <= WINDOW * GROUP_EVENTS
 
 
 def first_pid(agent: Agent, component: str) -> int:

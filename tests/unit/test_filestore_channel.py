@@ -5,27 +5,14 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-import zmq
 
 from proto import batch, messages
 from services.channels.file import FileChannel
 from services.config.model import AgentConfig, Component
 from services.config.schema import CHANNELS
+from channel_requests import Burst
 
-PEER = [b"peer-1", b""]
 SRC = b"src00001"
-
-
-class Burst:
-    """A stand-in for the ROUTER socket: hands out queued requests, then zmq.Again."""
-
-    def __init__(self, requests: list[list[Any]]) -> None:
-        self.requests = [[*PEER, *frames] for frames in requests]
-
-    def recv_multipart(self, flags: int = 0, copy: bool = True) -> list[Any]:
-        if not self.requests:
-            raise zmq.Again()
-        return self.requests.pop(0)
 
 
 def open_channel(root: Path) -> FileChannel:

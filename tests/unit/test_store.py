@@ -146,3 +146,12 @@ def test_held_counts_queued_and_leased_events_through_any_sequence_of_operations
             s.take("r1", b"inc%05d" % rng.randint(0, 99), 1)
         assert s.held == sum(c.n for c in s.queue) + sum(lease.n for lease in s.leases.values())
         assert s.held <= s.capacity
+
+
+def test_a_take_of_many_small_puts_stops_at_its_blob_bound() -> None:
+    s, _ = store()
+    for i in range(5):
+        put(s, i, [str(i).encode()])
+    lease = s.take("r", b"inc1", 100, max_chunks=3)
+    assert lease is not None and bodies_of(lease) == [b"0", b"1", b"2"]
+    assert bodies_of(s.take("r", b"inc1", 100, max_chunks=0)) == [b"3"]  # at least one blob
