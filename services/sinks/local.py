@@ -90,6 +90,7 @@ class FileRollWriter:
         self.start_ms = int(time.time() * 1000)
         self.index = 0
         self.fd = -1
+        self.size = 0  # bytes in the open file that whole writes put there
         self.opened_at = 0.0
 
     def path(self) -> str:
@@ -105,6 +106,7 @@ class FileRollWriter:
         os.makedirs(self.directory, exist_ok=True)
         self.index += 1
         self.fd = os.open(self.path(), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self.size = os.fstat(self.fd).st_size
         self.opened_at = self.clock()
 
     def write_many(self, batches: list[Batch]) -> list[DeliveryFailed | None]:
@@ -116,16 +118,28 @@ class FileRollWriter:
         return [None] * len(batches)
 
     def write(self, headers: batch.Headers, bodies: list[bytes]) -> None:
+        """A write that fails part-way (a full disk) is cut off again, so the file never holds
+        a torn line and the retried batch is not written twice."""
         if not bodies:
             return
         try:
             self._roll_if_due()
-            data = memoryview(self.newline.join(bodies) + self.newline)
+            payload = self.newline.join(bodies) + self.newline
+            data = memoryview(payload)
             while data:
                 data = data[os.write(self.fd, data):]
         except OSError as exc:
+            self._truncate_to(self.size)
             self.close()
             raise DeliveryFailed(f"cannot write {self.path()}: {exc}", liveness=False) from exc
+        self.size += len(payload)
+
+    def _truncate_to(self, size: int) -> None:
+        if self.fd >= 0:
+            try:
+                os.ftruncate(self.fd, size)
+            except OSError:
+                pass  # the write's own error is the one reported
 
     def probe(self) -> tuple[bool, str]:
         return True, ""

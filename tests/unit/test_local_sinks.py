@@ -116,3 +116,28 @@ def test_file_roll_write_failure_is_a_delivery_failure_naming_the_file(tmp_path:
     with pytest.raises(DeliveryFailed, match="not-a-dir") as caught:
         writer.write(None, [b"x"])
     assert not caught.value.liveness
+
+
+def test_file_roll_cuts_off_a_write_that_fails_part_way(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk takes part of a batch and then refuses the rest: the file goes back to the
+    lines written before, so the retried batch is neither torn nor written twice."""
+    from services.sinks import local
+    from services.sinks.base import DeliveryFailed
+    writer = FileRollWriter(roll_params(tmp_path, **{"sink.rollInterval": 0}))
+    writer.write(None, [b"1", b"2"])
+    real_write = os.write
+
+    def full_disk(fd: int, data: Any) -> int:
+        if len(data) > 3:
+            return real_write(fd, bytes(data[:3]))  # the disk takes 3 bytes, then no more
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(local.os, "write", full_disk)
+    with pytest.raises(DeliveryFailed, match="No space left"):
+        writer.write(None, [b"33", b"44"])
+    assert (tmp_path / f"{writer.start_ms}-1").read_bytes() == b"1\n2\n"
+    monkeypatch.setattr(local.os, "write", real_write)
+    writer.write(None, [b"33", b"44"])  # the retry, once there is room again
+    writer.close()
+    assert (tmp_path / f"{writer.start_ms}-2").read_bytes() == b"33\n44\n"
