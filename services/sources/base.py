@@ -131,7 +131,7 @@ class SourceProcess(Process):
         self.forming, self.forming_events = [], 0
         self.inflight[group.seq] = group
         if group.fails_back and deadline_s > 0:
-            self.after(deadline_s, lambda: self._fail(group, "channel did not answer in time"))
+            self.after(deadline_s, functools.partial(self._deadline_passed, group.seq))
         for ch in self.clients:
             self._put(ch, group)
 
@@ -202,6 +202,14 @@ class SourceProcess(Process):
                 txn.on_accepted()
         if group.settled == len(group.txns):
             self._finish_group(group)
+
+    def _deadline_passed(self, seq: int) -> None:
+        """A group's put deadline. The timer names the group by seq only: holding the group
+        itself kept every accepted batch's events alive until its deadline (2 s of traffic,
+        170-280 MiB in a collector's avro source)."""
+        group = self.inflight.get(seq)
+        if group is not None:
+            self._fail(group, "channel did not answer in time")
 
     def _fail(self, group: PutGroup, reason: str) -> None:
         """Give the transactions not stored back to the client that sent them (it will retry
