@@ -120,9 +120,9 @@ class ExecSource(SourceProcess):
     def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
         super().__init__(agent, name, run_dir)
         p = self.conf.params
-        self.args = command_args(p["command"], p.get("shell"))
+        self.args = command_args(p["command"], p["shell"])
         self.batch_timeout_s = p["batchTimeout"] / 1000.0
-        self.lines = LineSplitter(int(p.get("maxLineLength", 0) or 0))
+        self.lines = LineSplitter(p["maxLineLength"])
         self.pending = Pending(int(p["batchSize"]))
         self.child: subprocess.Popen[bytes] | None = None
         self.fd = -1

@@ -79,7 +79,7 @@ class HeaderMaker:
         self.file_key = params["fileHeaderKey"] if params["fileHeader"] else None
         self.byte_offset = bool(params["byteOffsetHeader"])
         self.ids = ids
-        self.id_key = str(params.get("eventIdHeaderKey", "eventId"))
+        self.id_key = params["eventIdHeaderKey"]
 
     def __call__(self, tf: TailFile, lines: list[Line]) -> list[dict[str, str]] | None:
         group: FileGroup = tf.group  # type: ignore[assignment]
@@ -109,7 +109,7 @@ class TaildirSource(SourceProcess):
                              max_line_length=p["maxLineLength"],
                              cache=p["cachePatternMatching"], logger=self.log)
         ids = (EventIds(socket.gethostname(), agent.name, name)
-               if p.get("eventIdHeader", True) else None)
+               if p["eventIdHeader"] else None)
         self.headers = HeaderMaker(p, ids)
         self.position_file = expand(p["positionFile"])
         self.last_written = self.last_synced = ""

@@ -5,11 +5,12 @@ import os
 import re
 from typing import Any
 
+from services.config.schema import SOURCES
 from services.sources.taildir import EventIds, HeaderMaker
 from services.sources.taildir_file import Line, TailFile
 from services.sources.taildir_match import FileGroup
 
-DEFAULTS = {"fileHeader": False, "fileHeaderKey": "file", "byteOffsetHeader": False}
+DEFAULTS = {key: param.default for key, param in SOURCES["taildir"].items()}
 
 
 def tail_file(path: str = "/var/log/app.log", headers: dict[str, str] | None = None) -> TailFile:
