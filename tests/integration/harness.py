@@ -116,6 +116,23 @@ class Agent:
             self.copier.join(timeout=10)
 
 
+def seq_source(total: int, batch: int) -> str:
+    """Agent `a`'s seq source `src` of `total` numbered events into channel `ch`."""
+    return f"""
+a.sources = src
+a.sources.src.type = seq
+a.sources.src.channels = ch
+a.sources.src.totalEvents = {total}
+a.sources.src.batchSize = {batch}
+"""
+
+
+def lines_written(directory: Path) -> int:
+    """Lines the file_roll sinks under `directory` wrote so far, cheaply (for polling)."""
+    return (sum(p.read_bytes().count(b"\n") for p in directory.glob("*"))
+            if directory.exists() else 0)
+
+
 def lines_in(directory: Path) -> list[int]:
     """Every numbered line written by file_roll sinks under `directory`, in file order."""
     numbers: list[int] = []

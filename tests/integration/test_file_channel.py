@@ -9,7 +9,7 @@ from pathlib import Path
 from deploy.status import collect
 from services.router.process import FLIGHT_EVENTS, MAX_TAKES_IN_FLIGHT
 from tests.integration.harness import (Agent, collector_conf, duplicates, free_ports, lines_in,
-                                       wait_for)
+                                       lines_written, seq_source, wait_for)
 
 BATCH = 100
 
@@ -28,21 +28,6 @@ a.channels.ch.maxFileSize = 1000000
 a.channels.ch.checkpointInterval = 500
 a.channels.ch.minimumRequiredSpace = 1048576
 """
-
-
-def seq_source(total: int) -> str:
-    return f"""
-a.sources = src
-a.sources.src.type = seq
-a.sources.src.channels = ch
-a.sources.src.totalEvents = {total}
-a.sources.src.batchSize = {BATCH}
-"""
-
-
-def delivered(out: Path) -> int:
-    """Lines written so far, cheaply (the kill loop polls this)."""
-    return sum(p.read_bytes().count(b"\n") for p in out.glob("*")) if out.exists() else 0
 
 
 def all_numbers(out: Path, total: int, timeout: float) -> list[int]:
@@ -98,7 +83,7 @@ def test_channel_killed_repeatedly_mid_stream_loses_nothing(
     arrives; duplicates are only redelivered batches."""
     total, kills = 200_000, 4
     # A small capacity paces the source by the sink, so it still has PUTs waiting at each kill.
-    conf = (seq_source(total) + file_channel(tmp_path, capacity=5000)
+    conf = (seq_source(total, BATCH) + file_channel(tmp_path, capacity=5000)
             + f"a.sinks = k\na.sinks.k.type = file_roll\na.sinks.k.channel = ch\n"
               f"a.sinks.k.sink.directory = {tmp_path}/out\na.sinks.k.sink.rollInterval = 0\n")
     agent = Agent(tmp_path, "a", conf)
@@ -110,9 +95,9 @@ def test_channel_killed_repeatedly_mid_stream_loses_nothing(
         # Kill at evenly spaced points of the stream, which runs at full speed with PUTs in
         # flight; waiting for supervisorctl to call the new channel RUNNING would take a
         # second, in which a fast machine can deliver the whole rest.
-        wait_for(lambda at=kill * total // (kills + 1): delivered(out) >= at, 30,
+        wait_for(lambda at=kill * total // (kills + 1): lines_written(out) >= at, 30,
                  "events to flow again", step=0.005)
-        if delivered(out) >= total:
+        if lines_written(out) >= total:
             break
         os.kill(pid, signal.SIGKILL)
         done += 1
@@ -137,7 +122,7 @@ def test_events_held_when_the_channel_dies_are_recovered_and_delivered(
     appears. A memory channel would have lost them all."""
     total = 20_000
     port = free_ports(1)
-    conf = (seq_source(total) + file_channel(tmp_path)
+    conf = (seq_source(total, BATCH) + file_channel(tmp_path)
             + f"a.sinks = k\na.sinks.k.type = avro\na.sinks.k.channel = ch\n"
               f"a.sinks.k.hostname = 127.0.0.1\na.sinks.k.port = {port}\n")
     agent = Agent(tmp_path, "a", conf)

@@ -10,7 +10,7 @@ from typing import Iterator
 import pytest
 
 from tests.integration.harness import (Agent, collector_conf, duplicates, free_ports, lines_in,
-                                       wait_for)
+                                       seq_source, wait_for)
 
 BATCH = 100
 
@@ -30,16 +30,6 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
-def seq_source(total: int, channel: str) -> str:
-    return f"""
-a.sources = src
-a.sources.src.type = seq
-a.sources.src.channels = {channel}
-a.sources.src.totalEvents = {total}
-a.sources.src.batchSize = {BATCH}
-"""
-
-
 def log_says(agent: Agent, text: str) -> bool:
     return text in agent.log.read_text(errors="replace")
 
@@ -52,7 +42,7 @@ def test_a_file_channel_on_a_full_disk_refuses_puts_and_resumes_as_it_drains(
     arrives."""
     total = 300_000  # about 6 MB of log records: more than the disk holds
     port = free_ports(1)
-    conf = seq_source(total, "ch") + f"""
+    conf = seq_source(total, BATCH) + f"""
 a.channels = ch
 a.channels.ch.type = file
 a.channels.ch.checkpointDir = {small_disk}/checkpoint
@@ -95,7 +85,7 @@ def test_a_file_roll_sink_on_a_full_disk_fails_deliveries_and_resumes_when_space
     events stay in the channel. After the disk is enlarged every number is in the files
     exactly once: a batch cut short by the disk was cut off again, not left torn."""
     total = 1_000_000  # about 6.9 MB of lines: more than the disk holds
-    conf = seq_source(total, "ch") + f"""
+    conf = seq_source(total, BATCH) + f"""
 a.channels = ch
 a.channels.ch.type = memory
 a.channels.ch.capacity = 1000000

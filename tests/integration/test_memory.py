@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.integration.harness import Agent, collector_conf, free_ports, wait_for
+from tests.integration.harness import (Agent, collector_conf, free_ports, lines_written,
+                                       seq_source, wait_for)
 
 TOTAL = 1_000_000
 BATCH = 1000
@@ -14,10 +15,6 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise AssertionError(f"no VmHWM for {pid}")
-
-
-def lines(out: Path) -> int:
-    return sum(p.read_bytes().count(b"\n") for p in out.glob("*")) if out.exists() else 0
 
 
 def test_a_collectors_avro_source_keeps_no_answered_batch_alive(
@@ -31,14 +28,9 @@ def test_a_collectors_avro_source_keeps_no_answered_batch_alive(
                                                      txn=BATCH))
     agents.append(collector)
     collector.start()
-    agent = Agent(tmp_path, "a", f"""
-a.sources = src
+    agent = Agent(tmp_path, "a", seq_source(TOTAL, BATCH) + f"""
 a.channels = ch
 a.sinks = k
-a.sources.src.type = seq
-a.sources.src.channels = ch
-a.sources.src.totalEvents = {TOTAL}
-a.sources.src.batchSize = {BATCH}
 a.channels.ch.type = memory
 a.channels.ch.capacity = 100000
 a.channels.ch.transactionCapacity = {BATCH}
@@ -50,7 +42,8 @@ a.sinks.k.batch-size = {BATCH}
 """)
     agents.append(agent)
     agent.start()
-    wait_for(lambda: lines(out) >= TOTAL, 120, f"{TOTAL} events at the collector", step=0.5)
+    wait_for(lambda: lines_written(out) >= TOTAL, 120, f"{TOTAL} events at the collector",
+             step=0.5)
     peak = peak_rss_mib(collector.pid("s"))
     print(f"\ncollector avro source after {TOTAL} events: peak RSS {peak:.0f} MiB")
     assert peak < 100, f"the avro source peaked at {peak:.0f} MiB"
