@@ -24,10 +24,11 @@ STYLE = {"zflume": "o-", "flume": "s--"}
 
 
 def series(results: dict, engine: str) -> list[tuple[int, float, str]]:
-    """(exec batch, events/s, setting name) of every setting `engine` has figures for."""
+    """(exec batch, events/s, setting name) of every setting `engine` has figures for, with
+    Flume's acknowledgement (the `ack = delivered` settings are a cost, not a batch size)."""
     points = [(f["setting"]["batch"], f["events_per_s"], name)
               for name, engines in results.get("throughput", {}).items()
-              if (f := engines.get(engine))]
+              if (f := engines.get(engine)) and f["setting"].get("ack", "channel") == "channel"]
     return sorted(points)
 
 

@@ -26,6 +26,7 @@ class Setting:
     sink_batch: int  # avro sink batch-size and file_roll sink.batchSize
     capacity: int  # memory channel capacity
     txn: int  # memory channel transactionCapacity
+    ack: str = "channel"  # the collectors' avro source `ack` (zflume; Flume ignores the key)
 
     def as_dict(self) -> dict[str, int | str]:
         return asdict(self)
@@ -39,6 +40,10 @@ SETTINGS = {s.name: s for s in (
     Setting("batch100", batch=100, sink_batch=100, capacity=1000, txn=100),
     Setting("batch1000", batch=1000, sink_batch=1000, capacity=100_000, txn=1000),
     Setting("batch5000", batch=5000, sink_batch=5000, capacity=100_000, txn=5000),
+    # What `ack = delivered` costs: the collectors answer once their file_roll sink wrote a batch
+    Setting("seed-delivered", batch=20, sink_batch=100, capacity=1000, txn=100, ack="delivered"),
+    Setting("batch1000-delivered", batch=1000, sink_batch=1000, capacity=100_000, txn=1000,
+            ack="delivered"),
 )}
 SEED = SETTINGS["seed"]
 
@@ -75,7 +80,8 @@ def collector_conf(name: str, port: int, out: Path, s: Setting) -> str:
     """Collector `name`: the tests' collector (avro on 127.0.0.1:port -> memory -> file_roll
     into `out`, never rolled) at this setting's sizes."""
     return (harness.collector_conf(name, port, str(out), s.capacity, s.txn)
-            + f"{name}.sinks.k.sink.batchSize = {s.sink_batch}\n")
+            + f"{name}.sinks.k.sink.batchSize = {s.sink_batch}\n"
+            + f"{name}.sources.s.ack = {s.ack}\n")
 
 
 def out_dir(work: Path, collector: str) -> Path:

@@ -20,7 +20,7 @@ every hop moves up to about a thousand events per message whatever Flume's batch
 each transaction inside stays atomic (docs/architecture.md 4).
 
     op            fields                                     blobs      sent by -> to
-    PUT           rid, src, seq, ns, sizes                   len(ns)    source -> channel
+    PUT           rid, src, seq, ns, sizes, delivered        len(ns)    source -> channel
     PUT_OK        rid, seq, stored                           0          channel -> source
     FULL          rid, seq, stored, reason                   0          channel -> source
     TAKE          rid, max, count, wait_ms, who, commit      0          router -> channel, long poll
@@ -43,7 +43,9 @@ each transaction inside stays atomic (docs/architecture.md 4).
 PUT: blob i is the source's transaction `seq + i` of `ns[i]` events and `sizes[i]` body bytes.
 The channel stores the transactions in order, each all or nothing and each once even if
 retried; PUT_OK says all `stored`; FULL says only the first `stored` are in and why the rest
-are not (the source retries or fails exactly those). `src` is the source's incarnation. TAKE
+are not (the source retries or fails exactly those). With `delivered`, PUT_OK waits until every
+event of the PUT has been committed out of the channel, and FULL says 0 are stored (stored is
+not delivered). `src` is the source's incarnation. TAKE
 asks for up to `count` transactions of at most `max` events each; BATCH answers with `txns[i]`
 holding `ns[i]` events in the next `parts[i]` blobs. A TAKE first commits the transactions in
 its `commit` (the router's COMMIT riding on its next TAKE, one message fewer per flight); BATCH
@@ -87,7 +89,8 @@ _INTS = "ints"
 _BOOLS = "bools"
 _NS, _PARTS = "ns", "parts"
 SCHEMA: dict[str, tuple[dict[str, Any], str | None]] = {
-    "PUT": ({"rid": _INT, "src": _BYTES, "seq": _INT, "ns": _INTS, "sizes": _INTS}, _NS),
+    "PUT": ({"rid": _INT, "src": _BYTES, "seq": _INT, "ns": _INTS, "sizes": _INTS,
+             "delivered": bool}, _NS),
     "PUT_OK": ({"rid": _INT, "seq": _INT, "stored": _INT}, None),
     "FULL": ({"rid": _INT, "seq": _INT, "stored": _INT, "reason": _STR}, None),
     "TAKE": ({"rid": _INT, "max": _INT, "count": _INT, "wait_ms": _INT, "who": _STR,

@@ -7,6 +7,11 @@ requests are answered in arrival order. As in Flume, the contents die with the p
 Subclasses (the file channel) supply their own store through `make_store`, and may hold back
 the replies that promise durability (PUT_OK, COMMIT's answer) through `_durable` until
 `_flush`, which runs once after each burst of requests: that is where a group commit goes.
+
+A PUT marked `delivered` (an avro source with `ack = delivered`) is answered PUT_OK only once
+every one of its events has been taken and committed, i.e. the next hop has them: its sender
+keeps them until then, so a kill of this channel loses nothing that was answered
+(docs/architecture.md 5, the avro source).
 """
 from __future__ import annotations
 
@@ -38,6 +43,7 @@ class Waiting:
     reason: str = ""  # why the store last refused it (a PUT), for the FULL answer
     stored: int = 0  # a PUT's transactions stored so far, in order
     unknown: list[messages.Txn] = field(default_factory=list)  # a TAKE's unknown commits
+    undelivered: int = 0  # a `delivered` PUT's stored transactions not yet all committed
 
 
 class MemoryChannel(Process):
@@ -51,6 +57,10 @@ class MemoryChannel(Process):
         self.counters["ChannelCapacity"] = params["capacity"]
         self.puts: deque[Waiting] = deque()
         self.takes: deque[Waiting] = deque()
+        # `delivered` PUTs: stored in full, by (src, seq), and each stored transaction (by its
+        # put order, which splits and rollbacks keep) with the events of it still in the channel
+        self.delivering: dict[tuple[bytes, int], Waiting] = {}
+        self.undelivered: dict[int, tuple[Waiting, int]] = {}
         self.last_take = time.monotonic()
         self.sock = self.socket(zmq.ROUTER, bind=self.endpoint(name, "chan"))
         self.on(self.sock, self._on_request)
@@ -105,10 +115,12 @@ class MemoryChannel(Process):
     # -- PUT ----------------------------------------------------------------------------------
     def _put(self, envelope: list[Any], msg: messages.Message) -> None:
         self.counters["EventPutAttemptCount"] += sum(msg["ns"])
-        for waiting in self.puts:
-            if waiting.msg["src"] == msg["src"] and waiting.msg["seq"] == msg["seq"]:
-                waiting.envelope = envelope  # a retry over a fresh socket: answer it there
-                return
+        key = (msg["src"], msg["seq"])
+        held = self.delivering.get(key) or next(
+            (w for w in self.puts if (w.msg["src"], w.msg["seq"]) == key), None)
+        if held is not None:
+            held.envelope = envelope  # a retry over a fresh socket: answer it there
+            return
         self.puts.append(Waiting(envelope, msg, time.monotonic() + self.keep_alive_s))
         self._admit_puts()
 
@@ -119,10 +131,16 @@ class MemoryChannel(Process):
             if not self._store_some(waiting):
                 break  # still serve the takes that the puts admitted so far have fed
             self.puts.popleft()
-            msg = waiting.msg
-            self._durable(waiting.envelope, messages.pack(
-                "PUT_OK", self.inc, rid=msg["rid"], seq=msg["seq"], stored=waiting.stored))
+            if waiting.undelivered:
+                self.delivering[(waiting.msg["src"], waiting.msg["seq"])] = waiting
+            else:
+                self._put_ok(waiting)
         self._serve_takes()
+
+    def _put_ok(self, waiting: Waiting) -> None:
+        msg = waiting.msg
+        self._durable(waiting.envelope, messages.pack(
+            "PUT_OK", self.inc, rid=msg["rid"], seq=msg["seq"], stored=waiting.stored))
 
     def _store_some(self, waiting: Waiting) -> bool:
         """Store a PUT's next transactions, each all or nothing; True once all are in."""
@@ -137,7 +155,26 @@ class MemoryChannel(Process):
             waiting.stored += 1
             if was_new:
                 self.counters["EventPutSuccessCount"] += ns[i]
+                if msg["delivered"]:
+                    self.undelivered[self.store.newest_order()] = (waiting, ns[i])
+                    waiting.undelivered += 1
         return True
+
+    def _delivered(self, lease: Lease) -> None:
+        """A committed lease: answer the `delivered` PUTs whose last events it held."""
+        for chunk in lease.chunks:
+            entry = self.undelivered.pop(chunk.order, None)
+            if entry is None:
+                continue
+            waiting, left = entry
+            if left > chunk.n:
+                self.undelivered[chunk.order] = (waiting, left - chunk.n)
+                continue
+            waiting.undelivered -= 1
+            key = (waiting.msg["src"], waiting.msg["seq"])
+            if not waiting.undelivered and self.delivering.get(key) is waiting:
+                del self.delivering[key]
+                self._put_ok(waiting)
 
     # -- TAKE and transactions ----------------------------------------------------------------
     def _take(self, envelope: list[Any], msg: messages.Message) -> None:
@@ -198,6 +235,7 @@ class MemoryChannel(Process):
                 unknown.append(txn)
             elif lease is not None:
                 self.counters["EventTakeSuccessCount"] += lease.n
+                self._delivered(lease)
         return unknown
 
     HANDLERS = {"PUT": _put, "TAKE": _take, "COMMIT": _txn_op, "ROLLBACK": _txn_op,
@@ -211,6 +249,8 @@ class MemoryChannel(Process):
             msg, at = waiting.msg, waiting.stored
             reason = (self.store.fits(msg["ns"][at], msg["sizes"][at]) or waiting.reason
                       or "channel full")
+            if msg["delivered"]:
+                at = 0  # stored is not delivered: the sender fails them all back (and resends)
             # Transactions already stored are promised kept: durable, like PUT_OK.
             self._durable(waiting.envelope, messages.pack(
                 "FULL", self.inc, rid=msg["rid"], seq=msg["seq"], stored=at, reason=reason))

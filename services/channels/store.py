@@ -115,6 +115,10 @@ class MemoryStore:
         self.held_bytes += chunk.nbytes
         self.remember_put(src, seq)
 
+    def newest_order(self) -> int:
+        """The put order of the batch stored last (its chunks keep it through splits)."""
+        return self._puts
+
     def remember_put(self, src: bytes, seq: int) -> None:
         self._remember(self._recent_puts, (src, seq), RECENT_PUTS)
 

@@ -150,6 +150,8 @@ SOURCES: dict[str, dict[str, Param]] = {
              "threads": Param(to_int, 0, check=NON_NEGATIVE), **COMPRESSION,
              "max-connections": Param(to_int, 1000, check=POSITIVE),
              "put-timeout": Param(to_int, 2000, check=POSITIVE),  # zflume, ms
+             # zflume: answer appendBatch once the channel holds it (Flume) or once delivered
+             "ack": Param(lower, "channel", check=one_of("channel", "delivered")),
              "max-frame-bytes": Param(to_int, 67108864, check=POSITIVE)},  # zflume
 }
 

@@ -1,9 +1,11 @@
 """The avro source: Flume's AvroSource, serving AvroSourceProtocol over Avro's Netty framing.
 
 Every connection is a proto.avro.ServerConnection fed from the main loop. An appendBatch is
-answered OK only once every required channel accepted the whole batch; FAILED when a channel is
-full or has not answered within `put-timeout`, so an upstream agent fails over instead of
-waiting out its request timeout. An empty appendBatch (a heartbeat probe) is answered OK only if
+answered OK only once every required channel accepted the whole batch (with `ack = delivered`:
+once the collector's sinks delivered all of it, so a collector whose memory channel dies loses
+nothing its agents were told was taken); FAILED when a channel is full or has not answered
+within `put-timeout`, so an upstream agent fails over instead of waiting out its request
+timeout. An empty appendBatch (a heartbeat probe) is answered OK only if
 every required channel answered a ping within the last two heartbeat intervals. A connection
 that sends anything malformed is counted, logged and closed; the others carry on.
 
@@ -24,7 +26,7 @@ from proto.avro.protocol import Status
 from proto.avro.server import Call, ServerConnection
 from services.config.model import AgentConfig
 from services.pirate import Pinger
-from services.sources.base import SourceProcess
+from services.sources.base import PUT_MARGIN_S, SourceProcess
 from services.sources.listener import Listener
 
 READ_BYTES = 65536
@@ -51,6 +53,10 @@ class AvroSource(SourceProcess):
         super().__init__(agent, name, run_dir)
         p = self.conf.params
         self.put_timeout_s = p["put-timeout"] / 1000.0
+        self.ack_delivered = p["ack"] == "delivered"
+        if self.ack_delivered:  # a PUT's answer waits for the delivery: do not retry it sooner
+            for ch in self.put_timeout:
+                self.put_timeout[ch] = max(self.put_timeout[ch], self.put_timeout_s + PUT_MARGIN_S)
         self.max_connections = p["max-connections"]
         self.max_frame = p["max-frame-bytes"]
         self.deflate = p["compression-level"] if p["compression-type"] == "deflate" else None

@@ -83,6 +83,9 @@ class SourceProcess(Process):
                                       functools.partial(self._on_reply, ch), f"channel {ch}")
             keep_alive = float(agent.channels[ch].params["keep-alive"])
             self.put_timeout[ch] = keep_alive + PUT_MARGIN_S
+        # Whether a channel answers a PUT once it holds it (Flume) or once its events were
+        # committed out of it, i.e. delivered onwards (an avro source's `ack = delivered`).
+        self.ack_delivered = False
         self.inflight: dict[int, PutGroup] = {}
         self.forming: list[SourceTxn] = []
         self.forming_events = 0
@@ -153,7 +156,8 @@ class SourceProcess(Process):
             return
         group.rids[ch] = self.clients[ch].request(
             "PUT", self.put_timeout[ch], [t.blob for t in rest], context=group.seq,
-            src=self.inc, seq=rest[0].seq, ns=[t.n for t in rest], sizes=[t.nbytes for t in rest])
+            src=self.inc, seq=rest[0].seq, ns=[t.n for t in rest], sizes=[t.nbytes for t in rest],
+            delivered=self.ack_delivered)
 
     def _on_reply(self, ch: str, msg: messages.Message, pending: Pending) -> None:
         group = self.inflight.get(pending.context)

@@ -71,10 +71,12 @@ class Shape:
     rate: int = 0  # taildir: lines written per second
     capacity: int = 200_000  # the agent's channel (a small one paces a seq source)
     source_batch: int = BATCH  # a small one slows a seq source down to a steady stream
+    ack: str = "channel"  # the collectors' avro source: answer once stored, or once delivered
 
     @property
     def label(self) -> str:
-        return f"{self.source}/{self.channel}/{self.group}"
+        ack = "" if self.ack == "channel" else f"/ack={self.ack}"
+        return f"{self.source}/{self.channel}/{self.group}{ack}"
 
 
 GROUPS = {
@@ -101,11 +103,11 @@ def channel_conf(prefix: str, kind: str, work: Path, capacity: int) -> str:
 
 
 def collector_conf(name: str, port: int, out: Path, kind: str, work: Path,
-                   bind: str = "127.0.0.1") -> str:
+                   bind: str = "127.0.0.1", ack: str = "channel") -> str:
     """avro -> channel -> file_roll, one numbered line per event."""
     return (keys(name, "sources = s", "channels = ch", "sinks = k")
             + keys(f"{name}.sources.s", "type = avro", f"bind = {bind}", f"port = {port}",
-                   "channels = ch")
+                   "channels = ch", f"ack = {ack}")
             + channel_conf(f"{name}.channels.ch", kind, work / name, 20_000)
             + keys(f"{name}.sinks.k", "type = file_roll", "channel = ch",
                    f"sink.directory = {out}", "sink.rollInterval = 0"))
@@ -278,9 +280,10 @@ class Fleet:
         (work / "logs").mkdir(exist_ok=True)
         base = free_ports(2)
         self.out = (work / "out" / "c1", work / "out" / "c2")
-        self.c1 = Agent(work, "c1", collector_conf("c1", base, self.out[0], shape.channel, work))
+        self.c1 = Agent(work, "c1", collector_conf("c1", base, self.out[0], shape.channel, work,
+                                                   ack=shape.ack))
         self.c2 = Agent(work, "c2", collector_conf("c2", base + 1, self.out[1], shape.channel,
-                                                   work))
+                                                   work, ack=shape.ack))
         self.ax = Agent(work, "ax", agent_conf(shape, work, (("127.0.0.1", base),
                                                              ("127.0.0.1", base + 1))))
         agents.extend([self.c1, self.c2, self.ax])
@@ -294,15 +297,19 @@ class Fleet:
                                        self.shape.rate)
 
     def targets(self, channel_faults: tuple[str, ...], source_faults: tuple[str, ...],
-                collector_faults: tuple[str, ...]) -> list[Target]:
-        """Every process of both tiers and each whole collector, with the faults allowed."""
+                collector_faults: tuple[str, ...],
+                collector_channel_faults: tuple[str, ...] | None = None) -> list[Target]:
+        """Every process of both tiers and each whole collector, with the faults allowed (the
+        collectors' channels: `channel_faults` unless told otherwise)."""
         ax = Programs(self.ax)
         out = [Target("ax:src", ax, ("src",), source_faults),
                Target("ax:ch", ax, ("ch",), channel_faults)]
         out += [Target(f"ax:{c}", ax, (c,), ALL_FAULTS) for c in ("g", "k1", "k2")]
         for agent in (self.c1, self.c2):
             programs = Programs(agent)
-            out.append(Target(f"{agent.name}:ch", programs, ("ch",), channel_faults))
+            out.append(Target(f"{agent.name}:ch", programs, ("ch",),
+                              channel_faults if collector_channel_faults is None
+                              else collector_channel_faults))
             out += [Target(f"{agent.name}:{c}", programs, (c,), ALL_FAULTS)
                     for c in ("s", "k-router", "k")]
             out.append(Target(f"{agent.name}:*", programs, ("s", "ch", "k-router", "k"),

@@ -28,7 +28,8 @@ pytestmark = pytest.mark.timeout(1200 if LONG else 300)
 
 
 def storm(tmp_path: Path, agents: list[Agent], shape: Shape, channel_faults: tuple[str, ...],
-          source_faults: tuple[str, ...], collector_faults: tuple[str, ...]) -> Figures:
+          source_faults: tuple[str, ...], collector_faults: tuple[str, ...],
+          collector_channel_faults: tuple[str, ...] | None = None) -> Figures:
     """Run `shape` under FAULTS faults; print its figures; fail on any lost event."""
     rng, seed = rng_for(shape.label)
     print(f"\nchaos {shape.label}: ZFLUME_CHAOS_SEED={seed}")
@@ -38,8 +39,8 @@ def storm(tmp_path: Path, agents: list[Agent], shape: Shape, channel_faults: tup
     watch = GapWatch(fleet.tally)
     watch.start()
     wait_for(lambda: fleet.tally.poll() > 500, 30, "events to flow")
-    driver = Driver(rng, fleet.targets(channel_faults, source_faults, collector_faults),
-                    t0=watch.t0)
+    driver = Driver(rng, fleet.targets(channel_faults, source_faults, collector_faults,
+                                       collector_channel_faults), t0=watch.t0)
     driver.run(FAULTS, PAUSE_S)
     driver.finish()
     if fleet.writer is not None:
@@ -88,6 +89,18 @@ def test_memory_channels_seq_failover(tmp_path: Path, agents: list[Agent]) -> No
     storm(tmp_path, agents, Shape("seq", "memory", "failover", TOTAL, capacity=2_000,
                                   source_batch=1),
           channel_faults=("stop",), source_faults=("stop",), collector_faults=("stop",))
+
+
+def test_memory_channels_delivered_ack_loses_nothing_when_collectors_die(
+        tmp_path: Path, agents: list[Agent]) -> None:
+    """With the collectors' avro sources on `ack = delivered`, memory channels on both tiers
+    behind a failover group, and the collectors' channels, their other processes and whole
+    collectors kill -9ed, frozen or restarted (the agent's own memory channel only frozen: what
+    it holds is its to lose), every line written is delivered: an agent lets go of a batch only
+    once a collector's sink wrote it."""
+    storm(tmp_path, agents, Shape("taildir", "memory", "failover", TOTAL, RATE, ack="delivered"),
+          channel_faults=("stop",), source_faults=ALL_FAULTS, collector_faults=ALL_FAULTS,
+          collector_channel_faults=ALL_FAULTS)
 
 
 @pytest.mark.skipif(not LONG, reason="long form only (make chaos): the short form's time budget")

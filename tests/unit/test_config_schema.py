@@ -80,6 +80,7 @@ def test_seq_netcat_avro_source_defaults(tmp_path: Path) -> None:
         "compression-level": 6,
         "max-connections": 1000,
         "put-timeout": 2000,
+        "ack": "channel",
         "max-frame-bytes": 67108864,
     }
 

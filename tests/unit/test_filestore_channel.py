@@ -47,7 +47,7 @@ def sent_ops(chan: FileChannel, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def put_request(seq: int) -> list[Any]:
     return messages.pack("PUT", SRC, [batch.encode([b"x"])], rid=seq, src=SRC, seq=seq, ns=[1],
-                         sizes=[1])
+                         sizes=[1], delivered=False)
 
 
 def test_puts_of_one_burst_share_one_fsync_and_are_answered_after_it(

@@ -1,6 +1,7 @@
-"""What one BATCH of the memory channel may hold, driven in-process through its request handler:
-a router asks for up to 10,000 events, and the channel keeps the message within its byte and
-blob bounds whatever the events' size or the sources' batch size."""
+"""The memory channel driven in-process through its request handler: what one BATCH may hold (a
+router asks for up to 10,000 events, and the channel keeps the message within its byte and blob
+bounds whatever the events' size or the sources' batch size), and when a `delivered` PUT is
+answered (only once all its events were committed out of the channel)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,10 +31,12 @@ def channel(tmp_path: Path) -> Iterator[MemoryChannel]:
     chan.ctx.destroy(linger=0)
 
 
-def put(chan: MemoryChannel, seq: int, bodies: list[bytes]) -> None:
+def put(chan: MemoryChannel, seq: int, *groups: list[bytes], delivered: bool = False) -> None:
+    """One PUT of one transaction per group of bodies, from transaction `seq` on."""
     chan._on_request(Burst([messages.pack(
-        "PUT", SRC, [batch.encode(bodies)], rid=seq, src=SRC, seq=seq, ns=[len(bodies)],
-        sizes=[sum(map(len, bodies))])]))
+        "PUT", SRC, [batch.encode(bodies) for bodies in groups], rid=seq, src=SRC, seq=seq,
+        ns=[len(bodies) for bodies in groups], sizes=[sum(map(len, bodies)) for bodies in groups],
+        delivered=delivered)]))
 
 
 def take(chan: MemoryChannel, monkeypatch: pytest.MonkeyPatch, max_n: int,
@@ -45,6 +48,18 @@ def take(chan: MemoryChannel, monkeypatch: pytest.MonkeyPatch, max_n: int,
                                           wait_ms=0, who="a-g", commit=[])]))
     assert len(sent) == 1
     return messages.unpack(sent[0])
+
+
+def replies(chan: MemoryChannel, monkeypatch: pytest.MonkeyPatch) -> list[messages.Message]:
+    """Every reply the channel sends from now on, parsed, in order."""
+    sent: list[messages.Message] = []
+    monkeypatch.setattr(chan, "_send", lambda envelope, frames: sent.append(
+        messages.unpack(frames)))
+    return sent
+
+
+def txn_op(chan: MemoryChannel, op: str, txns: list[messages.Txn]) -> None:
+    chan._on_request(Burst([messages.pack(op, b"router01", rid=98, txns=txns)]))
 
 
 def test_a_batch_of_large_events_ends_once_it_holds_batch_bytes(
@@ -67,3 +82,56 @@ def test_a_batch_of_many_one_event_puts_stays_within_the_blob_bound(
     rest = take(channel, monkeypatch, max_n=1000, count=10)
     bodies = batch.merge(first.blobs + rest.blobs)[1]
     assert bodies == [str(seq).encode() for seq in range(total)]
+
+
+def test_a_delivered_put_is_answered_once_its_last_event_is_committed(
+        channel: MemoryChannel, monkeypatch: pytest.MonkeyPatch) -> None:
+    put(channel, 1, [b"a", b"b", b"c"], [b"d"], delivered=True)
+    put(channel, 3, [b"e"])  # Flume's answer: at once
+    first = take(channel, monkeypatch, max_n=2, count=1)  # a, b of the first transaction
+    sent = replies(channel, monkeypatch)
+    assert sent == []
+    txn_op(channel, "ROLLBACK", first.txns)  # back in the channel: still not delivered
+    assert [m.op for m in sent] == ["OK"]
+    again = take(channel, monkeypatch, max_n=2, count=1)
+    rest = take(channel, monkeypatch, max_n=1, count=10)  # c, d and e, one each
+    sent = replies(channel, monkeypatch)
+    txn_op(channel, "COMMIT", again.txns + rest.txns[:1])  # a, b, c: d is not committed yet
+    assert [m.op for m in sent] == ["OK"]
+    txn_op(channel, "COMMIT", rest.txns[1:2])
+    assert [(m.op, m.fields.get("seq"), m.fields.get("stored")) for m in sent] == [
+        ("OK", None, None), ("PUT_OK", 1, 2), ("OK", None, None)]
+
+
+def test_a_plain_put_is_answered_when_stored(channel: MemoryChannel,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    sent = replies(channel, monkeypatch)
+    put(channel, 1, [b"a"])
+    assert [(m.op, m["stored"]) for m in sent] == [("PUT_OK", 1)]
+
+
+def test_a_delivered_put_sent_again_is_answered_once_delivered(
+        channel: MemoryChannel, monkeypatch: pytest.MonkeyPatch) -> None:
+    put(channel, 1, [b"a"], delivered=True)
+    sent = replies(channel, monkeypatch)
+    put(channel, 1, [b"a"], delivered=True)  # the source's retry: stored once, not answered
+    assert sent == [] and channel.store.held == 1
+    batch_of = take(channel, monkeypatch, max_n=10, count=1)
+    sent = replies(channel, monkeypatch)
+    txn_op(channel, "COMMIT", batch_of.txns)
+    assert [m.op for m in sent] == ["PUT_OK", "OK"]
+
+
+def test_a_delivered_put_that_does_not_fit_is_answered_full_with_none_stored(
+        channel: MemoryChannel, monkeypatch: pytest.MonkeyPatch) -> None:
+    channel.store.capacity = 2
+    channel.keep_alive_s = 0.0
+    put(channel, 1, [b"a", b"b"], [b"c"], delivered=True)  # the first fits, the second not
+    sent = replies(channel, monkeypatch)
+    channel._expire_waiting()
+    assert [(m.op, m["stored"]) for m in sent] == [("FULL", 0)]
+    assert channel.store.held == 2  # kept, and delivered later: a duplicate of the resend
+    batch_of = take(channel, monkeypatch, max_n=10, count=1)
+    sent = replies(channel, monkeypatch)
+    txn_op(channel, "COMMIT", batch_of.txns)
+    assert [m.op for m in sent] == ["OK"]  # nobody waits for that PUT any more
