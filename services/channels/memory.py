@@ -60,7 +60,7 @@ class MemoryChannel(Process):
         # `delivered` PUTs: stored in full, by (src, seq), and each stored transaction (by its
         # put order, which splits and rollbacks keep) with the events of it still in the channel
         self.delivering: dict[tuple[bytes, int], Waiting] = {}
-        self.undelivered: dict[int, tuple[Waiting, int]] = {}
+        self.uncommitted: dict[int, tuple[Waiting, int]] = {}
         self.last_take = time.monotonic()
         self.sock = self.socket(zmq.ROUTER, bind=self.endpoint(name, "chan"))
         self.on(self.sock, self._on_request)
@@ -156,19 +156,19 @@ class MemoryChannel(Process):
             if was_new:
                 self.counters["EventPutSuccessCount"] += ns[i]
                 if msg["delivered"]:
-                    self.undelivered[self.store.newest_order()] = (waiting, ns[i])
+                    self.uncommitted[self.store.newest_order()] = (waiting, ns[i])
                     waiting.undelivered += 1
         return True
 
     def _delivered(self, lease: Lease) -> None:
         """A committed lease: answer the `delivered` PUTs whose last events it held."""
         for chunk in lease.chunks:
-            entry = self.undelivered.pop(chunk.order, None)
+            entry = self.uncommitted.pop(chunk.order, None)
             if entry is None:
                 continue
             waiting, left = entry
             if left > chunk.n:
-                self.undelivered[chunk.order] = (waiting, left - chunk.n)
+                self.uncommitted[chunk.order] = (waiting, left - chunk.n)
                 continue
             waiting.undelivered -= 1
             key = (waiting.msg["src"], waiting.msg["seq"])
