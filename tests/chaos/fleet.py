@@ -72,11 +72,12 @@ class Shape:
     capacity: int = 200_000  # the agent's channel (a small one paces a seq source)
     source_batch: int = BATCH  # a small one slows a seq source down to a steady stream
     ack: str = "channel"  # the collectors' avro source: answer once stored, or once delivered
+    dedupe: bool = False  # the collectors' avro source drops ids it already accepted
 
     @property
     def label(self) -> str:
         ack = "" if self.ack == "channel" else f"/ack={self.ack}"
-        return f"{self.source}/{self.channel}/{self.group}{ack}"
+        return f"{self.source}/{self.channel}/{self.group}{ack}{'/dedupe' if self.dedupe else ''}"
 
 
 GROUPS = {
@@ -103,11 +104,13 @@ def channel_conf(prefix: str, kind: str, work: Path, capacity: int) -> str:
 
 
 def collector_conf(name: str, port: int, out: Path, kind: str, work: Path,
-                   bind: str = "127.0.0.1", ack: str = "channel") -> str:
-    """avro -> channel -> file_roll, one numbered line per event."""
+                   bind: str = "127.0.0.1", ack: str = "channel", dedupe: bool = False) -> str:
+    """avro -> channel -> file_roll, one numbered line per event; with `dedupe`, the avro
+    source drops the event ids it already accepted (the agent's TAILDIR and seq set them)."""
+    interceptor = ("interceptors = d", "interceptors.d.type = dedupe") if dedupe else ()
     return (keys(name, "sources = s", "channels = ch", "sinks = k")
             + keys(f"{name}.sources.s", "type = avro", f"bind = {bind}", f"port = {port}",
-                   "channels = ch", f"ack = {ack}")
+                   "channels = ch", f"ack = {ack}", *interceptor)
             + channel_conf(f"{name}.channels.ch", kind, work / name, 20_000)
             + keys(f"{name}.sinks.k", "type = file_roll", "channel = ch",
                    f"sink.directory = {out}", "sink.rollInterval = 0"))
@@ -281,9 +284,9 @@ class Fleet:
         base = free_ports(2)
         self.out = (work / "out" / "c1", work / "out" / "c2")
         self.c1 = Agent(work, "c1", collector_conf("c1", base, self.out[0], shape.channel, work,
-                                                   ack=shape.ack))
+                                                   ack=shape.ack, dedupe=shape.dedupe))
         self.c2 = Agent(work, "c2", collector_conf("c2", base + 1, self.out[1], shape.channel,
-                                                   work, ack=shape.ack))
+                                                   work, ack=shape.ack, dedupe=shape.dedupe))
         self.ax = Agent(work, "ax", agent_conf(shape, work, (("127.0.0.1", base),
                                                              ("127.0.0.1", base + 1))))
         agents.extend([self.c1, self.c2, self.ax])
