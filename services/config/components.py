@@ -13,6 +13,7 @@ from services.config.model import Component, Plugin
 from services.config.properties import Entry
 from services.config.raw import KeySet, RawAgent, Report
 from services.config.typenames import resolve
+from services.sources.ipfilter import parse_rules
 
 # Keys of a source or sink that the loader reads itself rather than through the type's table.
 _SOURCE_WIRING = ("type", "channels", "selector", "interceptors")
@@ -128,7 +129,22 @@ def build_source(raw: RawAgent, name: str, report: Report) -> Component | None:
     if kind is None:
         return None
     params = apply_schema(("source", kind), keys.without(*_SOURCE_WIRING), keys, report)
+    if "ipFilter" in params:
+        _check_ip_filter(params, keys, report)
     return Component("source", name, kind, params, keys.line, channels, interceptors, selector)
+
+
+def _check_ip_filter(params: dict[str, Any], keys: KeySet, report: Report) -> None:
+    """Rules that do not parse are an error with ipFilter on (Flume removes the source) and a
+    warning with it off (Flume never reads them then)."""
+    line, key = written(keys, "ipFilterRules", "ipFilter")
+    try:
+        parse_rules(params["ipFilterRules"])
+    except ValueError as exc:
+        if params["ipFilter"]:
+            report.error(line, key, str(exc))
+        elif params["ipFilterRules"].strip():
+            report.warn(line, key, f"{exc}; ignored while ipFilter is false")
 
 
 def build_sink(raw: RawAgent, name: str, report: Report) -> Component | None:

@@ -152,7 +152,9 @@ SOURCES: dict[str, dict[str, Param]] = {
              "put-timeout": Param(to_int, 2000, check=POSITIVE),  # zflume, ms
              # zflume: answer appendBatch once the channel holds it (Flume) or once delivered
              "ack": Param(lower, "channel", check=one_of("channel", "delivered")),
-             "max-frame-bytes": Param(to_int, 67108864, check=POSITIVE)},  # zflume
+             "max-frame-bytes": Param(to_int, 67108864, check=POSITIVE),  # zflume
+             # checked in services.config.components, as Flume does: only when ipFilter is on
+             "ipFilter": Param(to_bool, False), "ipFilterRules": Param(to_str, "")},
 }
 
 _HOME = "~/.flume/file-channel"
@@ -229,9 +231,8 @@ TABLES = {"source": SOURCES, "channel": CHANNELS, "sink": SINKS, "processor": PR
 _TLS = ("exclude-protocols", "include-protocols", "exclude-cipher-suites", "include-cipher-suites")
 # key -> the one value that means "off" and is therefore honoured (None: any value is an error).
 UNSUPPORTED: dict[tuple[str, str], dict[str, str | None]] = {
-    ("source", "avro"): {"ssl": "false", "ipFilter": "false", "keystore": None,
-                         "keystore-password": None, "keystore-type": None, "ipFilterRules": None,
-                         **dict.fromkeys(_TLS)},
+    ("source", "avro"): {"ssl": "false", "keystore": None, "keystore-password": None,
+                         "keystore-type": None, **dict.fromkeys(_TLS)},
     ("channel", "file"): {"useDualCheckpoints": "false", "backupCheckpointDir": None,
                           "fsyncPerTransaction": "true", "fsyncInterval": None,
                           "encryption.activeKey": None, "encryption.cipherProvider": None,

@@ -7,7 +7,9 @@ nothing its agents were told was taken); FAILED when a channel is full or has no
 within `put-timeout`, so an upstream agent fails over instead of waiting out its request
 timeout. An empty appendBatch (a heartbeat probe) is answered OK only if
 every required channel answered a ping within the last two heartbeat intervals. A connection
-that sends anything malformed is counted, logged and closed; the others carry on.
+that sends anything malformed is counted, logged and closed; the others carry on. With
+`ipFilter`, a client its rules deny (services/sources/ipfilter.py) is closed before anything
+it sent is read, logged with the rule that denied it and counted in DeniedConnectionCount.
 
 Sockets are non-blocking: answers wait in a per-connection outbox flushed when the socket is
 writable, a connection whose outbox passes MAX_OUTBOX_BYTES is not read from until it drains,
@@ -19,6 +21,8 @@ from __future__ import annotations
 import functools
 import socket
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from proto.avro.errors import ProtocolError as AvroProtocolError
 from proto.avro.handshake import KnownProtocols
@@ -27,12 +31,15 @@ from proto.avro.server import Call, ServerConnection
 from services.config.model import AgentConfig
 from services.pirate import Pinger
 from services.sources.base import PUT_MARGIN_S, SourceProcess
+from services.sources.ipfilter import IpFilter, parse_rules, reverse_name
 from services.sources.listener import Listener
 
 READ_BYTES = 65536
 CHANNEL_PING_S = 0.5
 STALL_S = 5.0  # a client that does not read its answers for this long is dropped
 MAX_OUTBOX_BYTES = 1 << 20
+RESOLVER_THREADS = 2  # reverse lookups for ipFilter name rules, off the main loop
+RESOLVED_POLL_S = 0.01
 
 
 class AvroConnection:
@@ -66,6 +73,9 @@ class AvroSource(SourceProcess):
         for ch in self.required:
             Pinger(self, self.endpoint(ch, "ctl"), CHANNEL_PING_S,
                    functools.partial(self._channel_answered, ch), lambda: None)
+        self.ip_filter = IpFilter(parse_rules(p["ipFilterRules"])) if p["ipFilter"] else None
+        self.resolving: dict[Future[str], tuple[socket.socket, Any]] = {}
+        self.resolver: ThreadPoolExecutor | None = None
         self.listener = Listener(self, p["bind"], p["port"], self._accept, backlog=128)
         self.every(1.0, self._drop_stalled)
 
@@ -77,6 +87,41 @@ class AvroSource(SourceProcess):
         if accepted is None:
             return
         sock, addr = accepted
+        if self.ip_filter is None:
+            self._admit(sock, addr)
+        elif self.ip_filter.needs_names:
+            self._resolve(sock, addr)
+        else:
+            self._filter(sock, addr, None)
+
+    # -- ipFilter: a denied client is closed before a byte of it is read ----------------------
+    def _resolve(self, sock: socket.socket, addr: Any) -> None:
+        """A name rule needs the client's name: look it up off the loop, read nothing meanwhile."""
+        if self.resolver is None:
+            self.resolver = ThreadPoolExecutor(RESOLVER_THREADS, "resolver")
+        if not self.resolving:
+            self.after(RESOLVED_POLL_S, self._resolved)
+        self.resolving[self.resolver.submit(reverse_name, addr[0])] = (sock, addr)
+
+    def _resolved(self) -> None:
+        for future in [f for f in self.resolving if f.done()]:
+            sock, addr = self.resolving.pop(future)
+            self._filter(sock, addr, future.result())
+        if self.resolving:
+            self.after(RESOLVED_POLL_S, self._resolved)
+
+    def _filter(self, sock: socket.socket, addr: Any, name: str | None) -> None:
+        assert self.ip_filter is not None
+        if self.ip_filter.accepts(addr[0], name):
+            self._admit(sock, addr)
+            return
+        self.counters["DeniedConnectionCount"] += 1
+        self.log.warning("denied %s:%d%s by ipFilter rule %s", addr[0], addr[1],
+                         f" ({name})" if name and name != addr[0] else "",
+                         self.ip_filter.rule_for(addr[0], name))
+        sock.close()
+
+    def _admit(self, sock: socket.socket, addr: Any) -> None:
         if len(self.conns) >= self.max_connections:
             self.counters["RefusedConnectionCount"] += 1
             self.log.warning("refused %s: max-connections %d reached", addr, self.max_connections)
@@ -222,7 +267,12 @@ class AvroSource(SourceProcess):
     def begin_stop(self) -> None:
         """Accept nothing new; batches already received are put (or failed) before exit."""
         self.listener.close()
+        for sock, _ in self.resolving.values():
+            sock.close()
+        self.resolving.clear()
 
     def close(self) -> None:
         for client in list(self.conns.values()):
             self._close(client)
+        if self.resolver is not None:
+            self.resolver.shutdown(wait=False, cancel_futures=True)

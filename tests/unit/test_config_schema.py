@@ -82,6 +82,8 @@ def test_seq_netcat_avro_source_defaults(tmp_path: Path) -> None:
         "put-timeout": 2000,
         "ack": "channel",
         "max-frame-bytes": 67108864,
+        "ipFilter": False,
+        "ipFilterRules": "",
     }
 
 
@@ -166,11 +168,9 @@ def test_boolean_must_be_true_or_false(tmp_path: Path) -> None:
         "include-protocols",
         "exclude-cipher-suites",
         "include-cipher-suites",
-        "ipFilter",
-        "ipFilterRules",
     ],
 )
-def test_avro_source_tls_and_ip_filter_keys_are_not_supported_yet(tmp_path: Path, key: str) -> None:
+def test_avro_source_tls_keys_are_not_supported_yet(tmp_path: Path, key: str) -> None:
     text = config("avro", extra=NETCAT + f"a.sources.r1.{key} = true\n")
     assert problems(tmp_path, text) == [(11, f"a.sources.r1.{key}", f"{key} is not supported yet")]
 
@@ -190,6 +190,33 @@ def test_avro_source_tls_and_ip_filter_keys_are_not_supported_yet(tmp_path: Path
 def test_avro_sink_tls_keys_are_not_supported_yet(tmp_path: Path, key: str) -> None:
     text = config(sink="avro", extra=AVRO_SINK + f"a.sinks.k1.{key} = TRUE\n")
     assert problems(tmp_path, text) == [(11, f"a.sinks.k1.{key}", f"{key} is not supported yet")]
+
+
+def test_ip_filter_on_needs_rules(tmp_path: Path) -> None:
+    text = config("avro", extra=NETCAT + "a.sources.r1.ipFilter = true\n")
+    assert problems(tmp_path, text) == [
+        (11, "a.sources.r1.ipFilter", "ipFilterRules is empty: no rule to filter with")]
+
+
+def test_ip_filter_rule_that_does_not_parse_names_the_rule(tmp_path: Path) -> None:
+    extra = NETCAT + "a.sources.r1.ipFilter = true\na.sources.r1.ipFilterRules = " \
+        "allow:ip:127.*, homer:ip:45.4.23.1\n"
+    assert problems(tmp_path, config("avro", extra=extra)) == [
+        (12, "a.sources.r1.ipFilterRules", "invalid ipFilter rule 'homer:ip:45.4.23.1': should "
+         "look like <allow or deny>:<ip or name>:<pattern>")]
+
+
+def test_ip_filter_rules_are_only_warned_about_while_ip_filter_is_off(tmp_path: Path) -> None:
+    text = config("avro", extra=NETCAT + "a.sources.r1.ipFilterRules = allow:sleeps:1.2.3.4\n")
+    assert warnings(tmp_path, text) == [
+        "11: a.sources.r1.ipFilterRules: invalid ipFilter rule 'allow:sleeps:1.2.3.4': should "
+        "look like <allow or deny>:<ip or name>:<pattern>; ignored while ipFilter is false"]
+
+
+def test_ip_filter_with_rules_is_typed(tmp_path: Path) -> None:
+    extra = NETCAT + "a.sources.r1.ipFilter = TRUE\na.sources.r1.ipFilterRules = deny:ip:*\n"
+    source, _ = params(tmp_path, "avro", extra=extra)
+    assert (source["ipFilter"], source["ipFilterRules"]) == (True, "deny:ip:*")
 
 
 def test_tls_switched_off_explicitly_is_accepted(tmp_path: Path) -> None:
