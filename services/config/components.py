@@ -6,8 +6,10 @@ A component whose type cannot be resolved is not built, but its other keys are s
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
+from services import tls
 from services.config import schema
 from services.config.model import Component, Plugin
 from services.config.properties import Entry
@@ -131,6 +133,8 @@ def build_source(raw: RawAgent, name: str, report: Report) -> Component | None:
     params = apply_schema(("source", kind), keys.without(*_SOURCE_WIRING), keys, report)
     if "ipFilter" in params:
         _check_ip_filter(params, keys, report)
+    if params.get("ssl"):
+        _check_tls(params, keys, report, tls.server_context, "keystore", "ssl.certificate")
     return Component("source", name, kind, params, keys.line, channels, interceptors, selector)
 
 
@@ -147,6 +151,17 @@ def _check_ip_filter(params: dict[str, Any], keys: KeySet, report: Report) -> No
             report.warn(line, key, f"{exc}; ignored while ipFilter is false")
 
 
+def _check_tls(params: dict[str, Any], keys: KeySet, report: Report,
+               context: Callable[[dict[str, Any]], object], *store_keys: str) -> None:
+    """Build the TLS context now, so that an unreadable keystore or a bad protocol list stops
+    the agent before it starts, naming the key."""
+    try:
+        context(params)
+    except (tls.TlsConfigError, OSError) as exc:
+        line, key = written(keys, *store_keys, "ssl")
+        report.error(line, key, f"TLS: {exc}")
+
+
 def build_sink(raw: RawAgent, name: str, report: Report) -> Component | None:
     """A typed sink with its one channel."""
     keys = raw.keys_of("sink", name)
@@ -155,6 +170,8 @@ def build_sink(raw: RawAgent, name: str, report: Report) -> Component | None:
     if kind is None:
         return None
     params = apply_schema(("sink", kind), keys.without(*_SINK_WIRING), keys, report)
+    if params.get("ssl"):
+        _check_tls(params, keys, report, tls.client_context, "truststore")
     return Component("sink", name, kind, params, keys.line, channel)
 
 

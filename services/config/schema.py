@@ -91,6 +91,20 @@ def req(convert: Callable[[str], Any], check: Check | None = None) -> Param:
 POSITIVE, NON_NEGATIVE, PORT = at_least(1), at_least(0), between(1, 65535)
 COMPRESSION = {"compression-type": Param(lower, "none", check=one_of("none", "deflate")),
                "compression-level": Param(to_int, 6, check=between(0, 9))}
+# TLS (services/tls.py). An empty store path, password or type is "not set": Flume's
+# FLUME_SSL_* environment then applies, and the type defaults to JKS.
+TLS_COMMON = {"ssl": Param(to_bool, False),
+              "exclude-protocols": Param(to_list, ["SSLv3"]),
+              "include-protocols": Param(to_list, []),
+              # zflume: deflate outside TLS as Flume 1.11 does it, or inside as Flume 1.9
+              "compression-tls-order": Param(to_str, "1.11", check=one_of("1.11", "1.9"))}
+TLS_SOURCE = {**TLS_COMMON, "keystore": Param(to_str, ""), "keystore-password": Param(to_str, ""),
+              "keystore-type": Param(to_str, ""),
+              "ssl.certificate": Param(to_str, ""), "ssl.key": Param(to_str, "")}  # zflume: PEM
+TLS_SINK = {**TLS_COMMON, "trust-all-certs": Param(to_bool, False),
+            "truststore": Param(to_str, ""), "truststore-password": Param(to_str, ""),
+            "truststore-type": Param(to_str, ""),
+            "ssl.verify-hostname": Param(to_bool, True)}  # zflume; Flume never checks the name
 
 SOURCES: dict[str, dict[str, Param]] = {
     "exec": {"command": req(to_str), "shell": Param(to_str, ""),
@@ -154,7 +168,8 @@ SOURCES: dict[str, dict[str, Param]] = {
              "ack": Param(lower, "channel", check=one_of("channel", "delivered")),
              "max-frame-bytes": Param(to_int, 67108864, check=POSITIVE),  # zflume
              # checked in services.config.components, as Flume does: only when ipFilter is on
-             "ipFilter": Param(to_bool, False), "ipFilterRules": Param(to_str, "")},
+             "ipFilter": Param(to_bool, False), "ipFilterRules": Param(to_str, ""),
+             **TLS_SOURCE},
 }
 
 _HOME = "~/.flume/file-channel"
@@ -193,7 +208,8 @@ SINKS: dict[str, dict[str, Param]] = {
              "batch-size": Param(to_int, 100, check=POSITIVE),
              "connect-timeout": Param(to_int, 20000, check=at_least(1000)),
              "request-timeout": Param(to_int, 20000, check=at_least(1000)),
-             "reset-connection-interval": Param(to_int, 0, check=NON_NEGATIVE), **COMPRESSION},
+             "reset-connection-interval": Param(to_int, 0, check=NON_NEGATIVE), **COMPRESSION,
+             **TLS_SINK},
 }
 
 _PROCESSOR_COMMON = {"heartbeat.interval": Param(to_int, 500, check=NON_NEGATIVE),  # zflume, ms
@@ -228,18 +244,16 @@ SELECTORS: dict[str, dict[str, Param]] = {"replicating": {"optional": Param(to_l
 TABLES = {"source": SOURCES, "channel": CHANNELS, "sink": SINKS, "processor": PROCESSORS,
           "interceptor": INTERCEPTORS, "selector": SELECTORS}
 
-_TLS = ("exclude-protocols", "include-protocols", "exclude-cipher-suites", "include-cipher-suites")
+_CIPHERS = ("exclude-cipher-suites", "include-cipher-suites")
 # key -> the one value that means "off" and is therefore honoured (None: any value is an error).
 UNSUPPORTED: dict[tuple[str, str], dict[str, str | None]] = {
-    ("source", "avro"): {"ssl": "false", "keystore": None, "keystore-password": None,
-                         "keystore-type": None, **dict.fromkeys(_TLS)},
+    ("source", "avro"): dict.fromkeys(_CIPHERS),
     ("channel", "file"): {"useDualCheckpoints": "false", "backupCheckpointDir": None,
                           "fsyncPerTransaction": "true", "fsyncInterval": None,
                           "encryption.activeKey": None, "encryption.cipherProvider": None,
                           "encryption.keyProvider": None, "use-log-replay-v1": "false",
                           "use-fast-replay": "false"},
-    ("sink", "avro"): {"ssl": "false", "trust-all-certs": "false", "truststore": None,
-                       "truststore-password": None, "truststore-type": None, **dict.fromkeys(_TLS)},
+    ("sink", "avro"): dict.fromkeys(_CIPHERS),
 }
 IGNORED: dict[tuple[str, str], set[str]] = {("sink", "avro"): {"maxIoWorkers"}}
 # Keys under a prefix whose rest is the user's own name (`filegroups.f1`, `headers.f1.k`): kept

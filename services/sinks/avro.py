@@ -15,6 +15,7 @@ may be frozen and would store them all when it thaws.
 """
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -26,6 +27,7 @@ from proto.avro.client import ClientConnection
 from proto.avro.errors import ProtocolError as AvroProtocolError
 from proto.avro.protocol import Protocol, Status
 from services.sinks.base import Batch, DeliveryFailed, SinkProcess
+from services.tls import TlsError, TlsSession, Wire, client_context
 
 READ_BYTES = 65536
 PROBE_INTERVAL_S = 0.5
@@ -45,9 +47,13 @@ class AvroCaller:
         self.request_timeout_s = params["request-timeout"] / 1000.0
         self.deflate = (params["compression-level"] if params["compression-type"] == "deflate"
                         else None)
+        self.tls = client_context(params) if params["ssl"] else None
+        # With TLS, Flume 1.11 deflates outside it (on the TLS records), Flume 1.9 inside.
+        self.outer_deflate = self.tls is not None and params["compression-tls-order"] == "1.11"
         self.counters = counters
         self.sock: socket.socket | None = None
         self.conn: ClientConnection | None = None
+        self.wire: Wire | None = None
         self.opened_at = 0.0
 
     def call(self, headers: batch.Headers, bodies: list[bytes], limit_s: float = 0.0) -> None:
@@ -63,7 +69,7 @@ class AvroCaller:
         does `abandon()` turning true while replies are awaited."""
         outcomes: dict[int, DeliveryFailed | None] = {}
         try:
-            sock, conn = self._connect()
+            sock, conn = self._connect(limit_s)
             if not conn.established:
                 self._round_trip(sock, conn, batches[:1], outcomes, limit_s, abandon)
             if len(outcomes) < len(batches):
@@ -71,12 +77,13 @@ class AvroCaller:
                                  len(outcomes))
         except (OSError, AvroProtocolError) as exc:
             self.close()
-            lost = DeliveryFailed(f"{self._name()}: {exc or type(exc).__name__}", True)
+            lost = DeliveryFailed(f"{self.name()}: {exc or type(exc).__name__}", True)
             return [outcomes.get(i, lost) for i in range(len(batches))]
         return [outcomes[i] for i in range(len(batches))]
 
-    def _connect(self) -> tuple[socket.socket, ClientConnection]:
-        """The open connection, or a new one."""
+    def _connect(self, limit_s: float = 0.0) -> tuple[socket.socket, ClientConnection]:
+        """The open connection, or a new one (its TLS handshake within connect-timeout, or
+        `limit_s` when shorter: the prober's)."""
         if self.sock is not None and self.conn is not None:
             return self.sock, self.conn
         try:
@@ -85,11 +92,46 @@ class AvroCaller:
             self.counters["ConnectionFailedCount"] += 1
             raise
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock, self.conn = sock, ClientConnection(remote=self.remotes.get(self.address),
-                                                      deflate_level=self.deflate)
+        conn = ClientConnection(remote=self.remotes.get(self.address),
+                                deflate_level=None if self.outer_deflate else self.deflate)
+        if self.tls is not None:
+            try:
+                self.wire = self._handshake(sock, limit_s)
+            except OSError:
+                self.counters["ConnectionFailedCount"] += 1
+                sock.close()
+                raise
+        self.sock, self.conn = sock, conn
         self.opened_at = time.monotonic()
         self.counters["ConnectionCreatedCount"] += 1
         return self.sock, self.conn
+
+    def _handshake(self, sock: socket.socket, limit_s: float) -> Wire:
+        """TLS with the collector; TlsError says why it failed."""
+        assert self.tls is not None
+        wire = Wire(TlsSession(self.tls, server_side=False, hostname=self.address[0]),
+                    self.deflate if self.outer_deflate else None)
+        timeout = min(self.connect_timeout_s, limit_s) if limit_s else self.connect_timeout_s
+        deadline = time.monotonic() + timeout
+        while True:
+            self._send_all(sock, wire.outgoing(), deadline)
+            if wire.session.established:
+                return wire
+            sock.settimeout(max(0.001, deadline - time.monotonic()))
+            try:
+                data = sock.recv(READ_BYTES)
+            except socket.timeout:
+                raise TlsError("no TLS handshake within connect-timeout") from None
+            if not data:
+                raise TlsError("the collector closed the connection during the TLS handshake "
+                               "(is its avro source ssl = true?)")
+            try:
+                wire.incoming(data)
+            except TlsError as exc:
+                if self.deflate is None:
+                    raise
+                raise TlsError(f"{exc} (with deflate on, both ends must layer it the same way: "
+                               "compression-tls-order, Flume 1.11 or 1.9)") from exc
 
     def _round_trip(self, sock: socket.socket, conn: ClientConnection, batches: list[Batch],
                     outcomes: dict[int, DeliveryFailed | None], limit_s: float,
@@ -105,7 +147,7 @@ class AvroCaller:
             serial, data = conn.append_batch(headers, bodies)
             waiting[serial] = index
             frames.append(data)
-        self._send_all(sock, b"".join(frames), deadline)
+        self._send_all(sock, self._wire_bytes(b"".join(frames)), deadline)
         while waiting:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -119,9 +161,12 @@ class AvroCaller:
                 continue
             if not data:
                 raise ConnectionResetError("collector closed the connection")
+            if self.wire is not None:
+                data = self.wire.incoming(data)
+                self._send_all(sock, self.wire.outgoing(), deadline)  # TLS's own, if any
             out, replies = conn.feed(data)
             for chunk in out:
-                self._send_all(sock, chunk, deadline)
+                self._send_all(sock, self._wire_bytes(chunk), deadline)
             if conn.established:
                 self.remotes[self.address] = conn.remote
             for reply in replies:
@@ -130,12 +175,18 @@ class AvroCaller:
                 index = waiting.pop(reply.serial)
                 if reply.error is not None or reply.status is not Status.OK:
                     why = reply.error or (reply.status.name if reply.status else "nothing")
-                    outcomes[index] = DeliveryFailed(f"{self._name()} answered {why}", False)
+                    outcomes[index] = DeliveryFailed(f"{self.name()} answered {why}", False)
                 else:
                     outcomes[index] = None
 
+    def _wire_bytes(self, data: bytes) -> bytes:
+        """Protocol bytes as they go on the socket: through TLS when it is on."""
+        return self.wire.outgoing(data) if self.wire is not None else data
+
     @staticmethod
     def _send_all(sock: socket.socket, data: bytes, deadline: float) -> None:
+        if not data:
+            return
         sock.settimeout(max(0.001, deadline - time.monotonic()))
         sock.sendall(data)
 
@@ -146,23 +197,25 @@ class AvroCaller:
         if self.sock is None or self.conn is None:
             return
         try:
-            self.sock.sendall(self.conn.close())
+            self.sock.sendall(self._wire_bytes(self.conn.close()))
         except OSError:
             pass  # the connection is being dropped anyway
         self.sock.close()
         self.sock = None
         self.conn = None
+        self.wire = None
         self.counters["ConnectionClosedCount"] += 1
 
-    def _name(self) -> str:
+    def name(self) -> str:
         return f"collector {self.address[0]}:{self.address[1]}"
 
 
 class AvroWriter:
     """Delivers batches over the delivery connection; health comes from the prober."""
 
-    def __init__(self, params: dict[str, Any], counters: Counter) -> None:
+    def __init__(self, params: dict[str, Any], counters: Counter, log: logging.Logger) -> None:
         self.caller = AvroCaller(params, counters)
+        self.log = log
         self.reset_s = float(params["reset-connection-interval"])
         self.prober = AvroCaller(params, Counter())
         self.healthy, self.why = False, "not probed yet"
@@ -187,8 +240,12 @@ class AvroWriter:
             started = time.monotonic()
             try:
                 self.prober.call(None, [], PROBE_TIMEOUT_S)
+                if not self.healthy and self.probe_failures:
+                    self.log.info("%s is reachable again", self.prober.name())
                 self.healthy, self.why = True, ""
             except DeliveryFailed as exc:
+                if self.healthy or not self.probe_failures:  # went down, or never came up
+                    self.log.warning("%s", exc)
                 self.probe_failures += 1
                 self.healthy, self.why = False, str(exc)
             time.sleep(max(0.0, PROBE_INTERVAL_S - (time.monotonic() - started)))
@@ -199,4 +256,4 @@ class AvroWriter:
 
 class AvroSink(SinkProcess):
     def make_writer(self, params: dict[str, Any]) -> AvroWriter:
-        return AvroWriter(params, self.counters)
+        return AvroWriter(params, self.counters, self.log)

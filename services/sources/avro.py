@@ -33,6 +33,7 @@ from services.pirate import Pinger
 from services.sources.base import PUT_MARGIN_S, SourceProcess
 from services.sources.ipfilter import IpFilter, parse_rules, reverse_name
 from services.sources.listener import Listener
+from services.tls import TlsError, TlsSession, Wire, server_context
 
 READ_BYTES = 65536
 CHANNEL_PING_S = 0.5
@@ -43,16 +44,22 @@ RESOLVED_POLL_S = 0.01
 
 
 class AvroConnection:
-    def __init__(self, sock: socket.socket, peer: str, conn: ServerConnection) -> None:
+    def __init__(self, sock: socket.socket, peer: str, conn: ServerConnection,
+                 wire: Wire | None) -> None:
         self.sock = sock
         self.fd = sock.fileno()
         self.peer = peer
         self.conn = conn
+        self.wire = wire  # TLS (and deflate outside it), or None: the protocol's bytes as they are
         self.open = True
         self.outbox = bytearray()
         self.reading = True
         self.stuck_since = 0.0  # when the outbox last stopped draining; 0 while it is empty
         self.flush_due = False  # replies wait in the outbox for the end of this loop turn
+
+    def queue(self, data: bytes) -> None:
+        """Protocol bytes (or b"": TLS's own output) into the outbox, as the wire wants them."""
+        self.outbox += self.wire.outgoing(data) if self.wire is not None else data
 
 
 class AvroSource(SourceProcess):
@@ -67,6 +74,9 @@ class AvroSource(SourceProcess):
         self.max_connections = p["max-connections"]
         self.max_frame = p["max-frame-bytes"]
         self.deflate = p["compression-level"] if p["compression-type"] == "deflate" else None
+        self.tls = server_context(p) if p["ssl"] else None
+        # With TLS, Flume 1.11 deflates outside it (on the TLS records), Flume 1.9 inside.
+        self.outer_deflate = self.tls is not None and p["compression-tls-order"] == "1.11"
         self.known = KnownProtocols()
         self.conns: dict[int, AvroConnection] = {}
         self.channel_seen: dict[str, float] = {}
@@ -130,8 +140,12 @@ class AvroSource(SourceProcess):
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = ServerConnection(self.known, max_frame_bytes=self.max_frame,
-                                deflate_level=self.deflate)
-        self.conns[sock.fileno()] = AvroConnection(sock, f"{addr[0]}:{addr[1]}", conn)
+                                deflate_level=None if self.outer_deflate else self.deflate)
+        wire = None
+        if self.tls is not None:
+            wire = Wire(TlsSession(self.tls, server_side=True),
+                        self.deflate if self.outer_deflate else None)
+        self.conns[sock.fileno()] = AvroConnection(sock, f"{addr[0]}:{addr[1]}", conn, wire)
         self.counters["OpenConnectionCount"] = len(self.conns)
         self.on(sock.fileno(), self._read)
 
@@ -149,9 +163,16 @@ class AvroSource(SourceProcess):
             self._close(client)
             return
         try:
+            if client.wire is not None:
+                data = self._decrypt(client, data)
             out, calls = client.conn.feed(data)
         except AvroProtocolError as exc:
             self._bad(client, str(exc))
+            self._close(client)
+            return
+        except TlsError as exc:
+            self.counters["TlsFailureCount"] += 1
+            self.log.warning("TLS with %s failed: %s", client.peer, exc)
             self._close(client)
             return
         for reason in client.conn.rejected:
@@ -160,6 +181,16 @@ class AvroSource(SourceProcess):
         self._write(client, out)
         for call in calls:
             self._call(client, call)
+
+    def _decrypt(self, client: AvroConnection, data: bytes) -> bytes:
+        """Plain bytes of what arrived; the handshake's answers are queued meanwhile."""
+        assert client.wire is not None
+        established = client.wire.session.established
+        plain = client.wire.incoming(data)
+        client.queue(b"")
+        if not established and client.wire.session.established:
+            self.log.info("TLS from %s: %s", client.peer, client.wire.session.peer())
+        return plain
 
     def _bad(self, client: AvroConnection, why: str) -> None:
         self.counters["MalformedFrameCount"] += 1
@@ -204,7 +235,7 @@ class AvroSource(SourceProcess):
         out in one send, so the sink reads them in one wake-up, not one each."""
         if not client.open:
             return
-        client.outbox += client.conn.answer(serial, status)
+        client.queue(client.conn.answer(serial, status))
         if not client.flush_due:
             client.flush_due = True
             self.after(0, lambda: self._flush_due(client))
@@ -216,7 +247,7 @@ class AvroSource(SourceProcess):
 
     def _write(self, client: AvroConnection, chunks: list[bytes]) -> None:
         for chunk in chunks:
-            client.outbox += chunk
+            client.queue(chunk)
         self._flush(client.fd)
 
     def _flush(self, fd: int) -> None:

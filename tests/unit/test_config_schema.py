@@ -84,6 +84,15 @@ def test_seq_netcat_avro_source_defaults(tmp_path: Path) -> None:
         "max-frame-bytes": 67108864,
         "ipFilter": False,
         "ipFilterRules": "",
+        "ssl": False,
+        "exclude-protocols": ["SSLv3"],
+        "include-protocols": [],
+        "compression-tls-order": "1.11",
+        "keystore": "",
+        "keystore-password": "",
+        "keystore-type": "",
+        "ssl.certificate": "",
+        "ssl.key": "",
     }
 
 
@@ -120,6 +129,15 @@ def test_sink_defaults(tmp_path: Path) -> None:
         "reset-connection-interval": 0,
         "compression-type": "none",
         "compression-level": 6,
+        "ssl": False,
+        "exclude-protocols": ["SSLv3"],
+        "include-protocols": [],
+        "compression-tls-order": "1.11",
+        "trust-all-certs": False,
+        "truststore": "",
+        "truststore-password": "",
+        "truststore-type": "",
+        "ssl.verify-hostname": True,
     }
 
 
@@ -157,39 +175,35 @@ def test_boolean_must_be_true_or_false(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    "key",
-    [
-        "ssl",
-        "keystore",
-        "keystore-password",
-        "keystore-type",
-        "exclude-protocols",
-        "include-protocols",
-        "exclude-cipher-suites",
-        "include-cipher-suites",
-    ],
-)
-def test_avro_source_tls_keys_are_not_supported_yet(tmp_path: Path, key: str) -> None:
-    text = config("avro", extra=NETCAT + f"a.sources.r1.{key} = true\n")
-    assert problems(tmp_path, text) == [(11, f"a.sources.r1.{key}", f"{key} is not supported yet")]
+@pytest.mark.parametrize("sink", [False, True])
+@pytest.mark.parametrize("key", ["exclude-cipher-suites", "include-cipher-suites"])
+def test_tls_cipher_suite_lists_are_not_supported_yet(tmp_path: Path, key: str,
+                                                      sink: bool) -> None:
+    if sink:
+        text, where = config(sink="avro", extra=AVRO_SINK + f"a.sinks.k1.{key} = X\n"), "sinks.k1"
+    else:
+        text, where = config("avro", extra=NETCAT + f"a.sources.r1.{key} = X\n"), "sources.r1"
+    assert problems(tmp_path, text) == [(11, f"a.{where}.{key}", f"{key} is not supported yet")]
 
 
-@pytest.mark.parametrize(
-    "key",
-    [
-        "ssl",
-        "trust-all-certs",
-        "truststore",
-        "truststore-password",
-        "truststore-type",
-        "exclude-protocols",
-        "include-cipher-suites",
-    ],
-)
-def test_avro_sink_tls_keys_are_not_supported_yet(tmp_path: Path, key: str) -> None:
-    text = config(sink="avro", extra=AVRO_SINK + f"a.sinks.k1.{key} = TRUE\n")
-    assert problems(tmp_path, text) == [(11, f"a.sinks.k1.{key}", f"{key} is not supported yet")]
+def test_tls_source_without_a_keystore_is_an_error_naming_ssl(tmp_path: Path) -> None:
+    text = config("avro", extra=NETCAT + "a.sources.r1.ssl = true\n")
+    assert problems(tmp_path, text) == [(11, "a.sources.r1.ssl", "TLS: ssl = true needs keystore "
+                                         "(or ssl.certificate and ssl.key)")]
+
+
+def test_tls_unreadable_truststore_is_an_error_naming_it(tmp_path: Path) -> None:
+    extra = AVRO_SINK + "a.sinks.k1.ssl = true\na.sinks.k1.truststore = /nonexistent/t.jks\n"
+    assert problems(tmp_path, config(sink="avro", extra=extra)) == [
+        (12, "a.sinks.k1.truststore", "TLS: cannot read /nonexistent/t.jks: No such file or "
+         "directory")]
+
+
+def test_tls_protocol_list_is_checked(tmp_path: Path) -> None:
+    extra = AVRO_SINK + "a.sinks.k1.ssl = true\na.sinks.k1.include-protocols = TLSv9\n"
+    assert problems(tmp_path, config(sink="avro", extra=extra)) == [
+        (11, "a.sinks.k1.ssl", "TLS: unknown TLS protocol TLSv9; known: TLSv1, TLSv1.1, TLSv1.2, "
+         "TLSv1.3")]
 
 
 def test_ip_filter_on_needs_rules(tmp_path: Path) -> None:

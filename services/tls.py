@@ -1,0 +1,319 @@
+"""TLS for the Avro link: Flume's `ssl` keys turned into an SSLContext, and a sans-IO session.
+
+The session never touches a socket: bytes read from the wire go in, bytes to write come out
+(ssl.SSLObject over two MemoryBIOs). So the avro source's non-blocking loop and the avro sink's
+blocking worker use the same code, and deflate can sit on either side of TLS: Flume 1.11 puts
+zlib outside TLS (socket -> zlib -> TLS -> frames), Flume 1.9 inside (socket -> TLS -> zlib ->
+frames); `Wire` does either.
+
+Keys, as Flume names them (docs/flume.md 4.2, 5.1): a source's `keystore` with
+`keystore-password` and `keystore-type` (JKS, the default, or PKCS12), or zflume's PEM pair
+`ssl.certificate` / `ssl.key`; a sink's `truststore` (`truststore-password`, `truststore-type`;
+without one the system's CA certificates) or `trust-all-certs`. Without a keystore or truststore
+key, Flume's environment fallbacks FLUME_SSL_KEYSTORE_PATH / _PASSWORD / _TYPE and
+FLUME_SSL_TRUSTSTORE_PATH / _PASSWORD / _TYPE apply. `include-protocols` / `exclude-protocols`
+are Java's names (TLSv1.2, TLSv1.3; SSLv3 is never enabled). Unlike Flume's client, a sink
+checks that the collector's certificate names the host it connects to, unless
+`ssl.verify-hostname = false` (Flume's behaviour, for certificates without the right name).
+"""
+from __future__ import annotations
+
+import os
+import ssl
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from proto.avro.compression import Compressor, Decompressor
+
+PROTOCOLS = {"TLSv1": ssl.TLSVersion.TLSv1, "TLSv1.1": ssl.TLSVersion.TLSv1_1,
+             "TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
+DEFAULT_PROTOCOLS = ("TLSv1.2", "TLSv1.3")  # what Java 17 enables by default
+NEVER = {"SSLv2Hello", "SSLv3"}  # accepted in the lists, never enabled
+READ_BYTES = 1 << 16
+
+
+class TlsConfigError(ValueError):
+    """A keystore, truststore or protocol list that cannot be used; the message says which."""
+
+
+class TlsError(ConnectionError):
+    """The handshake or a record failed (bad certificate, plaintext peer...)."""
+
+
+@dataclass(frozen=True)
+class Store:
+    """A keystore or truststore as configured: path, password, type."""
+    path: str
+    password: str | None
+    kind: str
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any], role: str) -> "Store | None":
+        """`role` is keystore or truststore; the component's keys first, then Flume's env."""
+        env = f"FLUME_SSL_{role.upper()}_"
+        path = params.get(role) or os.environ.get(env + "PATH")
+        if not path:
+            return None
+        password = params.get(f"{role}-password") or os.environ.get(env + "PASSWORD")
+        kind = params.get(f"{role}-type") or os.environ.get(env + "TYPE") or "JKS"
+        return cls(path, password, kind.upper())
+
+
+def enabled_protocols(include: list[str], exclude: list[str]) -> list[str]:
+    """Java's filtering: the defaults, kept if included (an empty include keeps all), less the
+    excluded; TLSv1 and TLSv1.1 only when included by name."""
+    for name in (*include, *exclude):
+        if name not in PROTOCOLS and name not in NEVER:
+            raise TlsConfigError(f"unknown TLS protocol {name}; known: {', '.join(PROTOCOLS)}")
+    candidates = [p for p in PROTOCOLS if p in DEFAULT_PROTOCOLS or p in include]
+    enabled = [p for p in candidates if (not include or p in include) and p not in exclude]
+    if not enabled:
+        raise TlsConfigError("no TLS protocol left enabled by include-protocols and "
+                             "exclude-protocols")
+    low, high = PROTOCOLS[enabled[0]], PROTOCOLS[enabled[-1]]
+    if any(p not in enabled for p in PROTOCOLS if low <= PROTOCOLS[p] <= high):
+        raise TlsConfigError(f"enabled TLS protocols {' '.join(enabled)} are not a contiguous "
+                             "range, which OpenSSL cannot express")
+    return enabled
+
+
+def _limit_protocols(ctx: ssl.SSLContext, params: dict[str, Any]) -> None:
+    enabled = enabled_protocols(params.get("include-protocols", []),
+                                params.get("exclude-protocols", []))
+    ctx.minimum_version = PROTOCOLS[enabled[0]]
+    ctx.maximum_version = PROTOCOLS[enabled[-1]]
+
+
+def server_context(params: dict[str, Any]) -> ssl.SSLContext:
+    """An avro source's context: its certificate and key from a keystore or a PEM pair."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    _limit_protocols(ctx, params)
+    if params.get("ssl.certificate"):
+        if not params.get("ssl.key"):
+            raise TlsConfigError("ssl.certificate needs ssl.key")
+        _load_chain(ctx, Path(params["ssl.certificate"]).read_bytes(),
+                    Path(params["ssl.key"]).read_bytes())
+        return ctx
+    store = Store.from_params(params, "keystore")
+    if store is None:
+        raise TlsConfigError("ssl = true needs keystore (or ssl.certificate and ssl.key)")
+    key_pem, chain_pem = _read_key_store(store)
+    _load_chain(ctx, chain_pem, key_pem)
+    return ctx
+
+
+def client_context(params: dict[str, Any]) -> ssl.SSLContext:
+    """An avro sink's context: the collector's certificate checked against the truststore (or
+    the system's CAs), unless trust-all-certs."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    _limit_protocols(ctx, params)
+    if params.get("trust-all-certs"):
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    ctx.check_hostname = bool(params.get("ssl.verify-hostname", True))
+    store = Store.from_params(params, "truststore")
+    if store is None:
+        ctx.load_default_certs()
+    else:
+        ctx.load_verify_locations(cadata=_read_trust_store(store))
+    return ctx
+
+
+def _load_chain(ctx: ssl.SSLContext, chain_pem: bytes, key_pem: bytes) -> None:
+    """ssl reads certificates and keys only from files: a private file, deleted at once."""
+    with tempfile.NamedTemporaryFile(prefix="zflume-tls-", suffix=".pem") as handle:
+        os.chmod(handle.name, 0o600)
+        handle.write(key_pem + b"\n" + chain_pem)
+        handle.flush()
+        try:
+            ctx.load_cert_chain(handle.name)
+        except ssl.SSLError as exc:
+            raise TlsConfigError(f"certificate and key do not fit together: {exc}") from exc
+
+
+def _read_key_store(store: Store) -> tuple[bytes, bytes]:
+    """(private key PEM, certificate chain PEM) of the keystore's one key entry."""
+    data = _read(store)
+    if store.kind == "PKCS12":
+        from cryptography.hazmat.primitives.serialization import pkcs12
+        try:
+            key, cert, extra = pkcs12.load_key_and_certificates(data, _password(store))
+        except ValueError as exc:
+            raise TlsConfigError(f"keystore {store.path}: {exc}") from exc
+        if key is None or cert is None:
+            raise TlsConfigError(f"keystore {store.path} holds no private key and certificate")
+        return _key_pem(key), b"".join(_cert_pem(c) for c in (cert, *extra))
+    if store.kind == "JKS":
+        keystore = _load_jks(store, data)
+        entries = list(keystore.private_keys.values())
+        if len(entries) != 1:
+            raise TlsConfigError(f"keystore {store.path} holds {len(entries)} private keys, "
+                                 "not one")
+        entry = entries[0]
+        if not entry.is_decrypted():
+            entry.decrypt(store.password or "")
+        key_pem = _pem("PRIVATE KEY", entry.pkey_pkcs8)
+        return key_pem, b"".join(_pem("CERTIFICATE", cert) for _, cert in entry.cert_chain)
+    raise TlsConfigError(f"keystore-type {store.kind} is not JKS or PKCS12")
+
+
+def _read_trust_store(store: Store) -> str:
+    """Every trusted certificate of a truststore, as PEM text."""
+    data = _read(store)
+    if store.kind == "PEM":
+        return data.decode("ascii")
+    if store.kind == "PKCS12":
+        from cryptography.hazmat.primitives.serialization import pkcs12
+        try:
+            parsed = pkcs12.load_pkcs12(data, _password(store))
+        except ValueError as exc:
+            raise TlsConfigError(f"truststore {store.path}: {exc}") from exc
+        certs = [c.certificate for c in parsed.additional_certs]
+        if parsed.cert is not None:
+            certs.append(parsed.cert.certificate)
+        return b"".join(map(_cert_pem, certs)).decode("ascii")
+    if store.kind == "JKS":
+        keystore = _load_jks(store, data)
+        return b"".join(_pem("CERTIFICATE", entry.cert)
+                        for entry in keystore.certs.values()).decode("ascii")
+    raise TlsConfigError(f"truststore-type {store.kind} is not JKS, PKCS12 or PEM")
+
+
+def _read(store: Store) -> bytes:
+    try:
+        return Path(store.path).read_bytes()
+    except OSError as exc:
+        raise TlsConfigError(f"cannot read {store.path}: {exc.strerror}") from exc
+
+
+def _password(store: Store) -> bytes | None:
+    return store.password.encode() if store.password else None
+
+
+def _load_jks(store: Store, data: bytes) -> Any:
+    import jks
+    try:
+        return jks.KeyStore.loads(data, store.password or "", try_decrypt_keys=True)
+    except (jks.util.KeystoreException, ValueError) as exc:
+        raise TlsConfigError(f"{store.path}: {exc}") from exc
+
+
+def _pem(label: str, der: bytes) -> bytes:
+    import base64
+    body = base64.encodebytes(der).replace(b"\n", b"")
+    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    return b"".join([f"-----BEGIN {label}-----\n".encode(), *(line + b"\n" for line in lines),
+                     f"-----END {label}-----\n".encode()])
+
+
+def _key_pem(key: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _cert_pem(cert: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+class TlsSession:
+    """One connection's TLS, sans IO: `receive` wire bytes, `send` plain bytes, and write
+    whatever `output()` returns. Plain bytes sent before the handshake is done wait for it."""
+
+    def __init__(self, ctx: ssl.SSLContext, server_side: bool, hostname: str | None = None) -> None:
+        self._in, self._out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self._obj = ctx.wrap_bio(self._in, self._out, server_side=server_side,
+                                 server_hostname=None if server_side else hostname)
+        self.established = False
+        self.closed = False  # the peer sent close_notify
+        self._queued: list[bytes] = []
+        if not server_side:
+            self._handshake()  # the ClientHello
+
+    def receive(self, data: bytes) -> bytes:
+        """Wire bytes in; the plain bytes they complete. TlsError when the peer is not
+        speaking TLS or its certificate is refused."""
+        self._in.write(data)
+        if not self.established:
+            self._handshake()
+        if not self.established:
+            return b""
+        plain = []
+        while True:
+            try:
+                chunk = self._obj.read(READ_BYTES)
+            except ssl.SSLWantReadError:
+                break
+            except ssl.SSLZeroReturnError:
+                self.closed = True
+                break
+            except ssl.SSLError as exc:
+                raise TlsError(_reason(exc)) from exc
+            if not chunk:
+                break
+            plain.append(chunk)
+        return b"".join(plain)
+
+    def send(self, plain: bytes) -> None:
+        if not plain:
+            return
+        if not self.established:
+            self._queued.append(plain)
+            return
+        self._obj.write(plain)
+
+    def output(self) -> bytes:
+        """Wire bytes to write now."""
+        return self._out.read()
+
+    def peer(self) -> str:
+        """The TLS version and cipher negotiated, for the log."""
+        cipher = self._obj.cipher()
+        return f"{self._obj.version()} {cipher[0] if cipher else ''}".strip()
+
+    def _handshake(self) -> None:
+        try:
+            self._obj.do_handshake()
+        except ssl.SSLWantReadError:
+            return
+        except ssl.SSLError as exc:
+            raise TlsError(_reason(exc)) from exc
+        self.established = True
+        queued, self._queued = self._queued, []
+        for plain in queued:
+            self._obj.write(plain)
+
+
+def _reason(exc: ssl.SSLError) -> str:
+    """OpenSSL's reason in words: 'certificate verify failed: certificate has expired'."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"certificate verify failed: {exc.verify_message}"
+    return exc.reason.replace("_", " ").lower() if exc.reason else str(exc)
+
+
+class Wire:
+    """What a TLS connection writes and reads, with deflate outside TLS (Flume 1.11) when
+    `outer_deflate` is a level; with Flume 1.9's order the protocol connection deflates."""
+
+    def __init__(self, session: TlsSession, outer_deflate: int | None = None) -> None:
+        self.session = session
+        self._deflate = Compressor(outer_deflate) if outer_deflate is not None else None
+        self._inflate = Decompressor() if outer_deflate is not None else None
+
+    def outgoing(self, plain: bytes = b"") -> bytes:
+        """Plain bytes (may be empty: handshake output only) -> bytes for the socket."""
+        self.session.send(plain)
+        data = self.session.output()
+        if data and self._deflate is not None:
+            return self._deflate.compress(data)
+        return data
+
+    def incoming(self, data: bytes) -> bytes:
+        """Bytes from the socket -> plain bytes."""
+        if self._inflate is not None:
+            data = b"".join(self._inflate.feed(data))
+        return self.session.receive(data)
