@@ -15,12 +15,16 @@ FLUME_SSL_TRUSTSTORE_PATH / _PASSWORD / _TYPE apply. `include-protocols` / `excl
 are Java's names (TLSv1.2, TLSv1.3; SSLv3 is never enabled). Unlike Flume's client, a sink
 checks that the collector's certificate names the host it connects to, unless
 `ssl.verify-hostname = false` (Flume's behaviour, for certificates without the right name).
+Each new connection takes a context rebuilt if a certificate, key or store file changed since
+(`Contexts`), so renewing a certificate needs no restart.
 """
 from __future__ import annotations
 
+import logging
 import os
 import ssl
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -218,6 +222,46 @@ def _key_pem(key: Any) -> bytes:
 def _cert_pem(cert: Any) -> bytes:
     from cryptography.hazmat.primitives import serialization
     return cert.public_bytes(serialization.Encoding.PEM)
+
+
+class Contexts:
+    """The context for the next connection: rebuilt when a file it was built from changed
+    (a renewed certificate is taken up without a restart). A rebuild that fails keeps the
+    previous context and says so once per change."""
+
+    def __init__(self, build: Callable[[dict[str, Any]], ssl.SSLContext],
+                 params: dict[str, Any], log: logging.Logger) -> None:
+        self.build, self.params, self.log = build, params, log
+        self.paths = [path for path in (
+            params.get("ssl.certificate"), params.get("ssl.key"),
+            params.get("keystore") or os.environ.get("FLUME_SSL_KEYSTORE_PATH"),
+            params.get("truststore") or os.environ.get("FLUME_SSL_TRUSTSTORE_PATH"))
+            if path]
+        self.stamps = self._stamps()
+        self.context = build(params)
+
+    def current(self) -> ssl.SSLContext:
+        stamps = self._stamps()
+        if stamps != self.stamps:
+            self.stamps = stamps
+            try:
+                self.context = self.build(self.params)
+                self.log.info("TLS: reloaded %s", ", ".join(self.paths))
+            except (TlsConfigError, OSError) as exc:
+                self.log.error("TLS: cannot reload (%s); new connections keep the previous "
+                               "certificates", exc)
+        return self.context
+
+    def _stamps(self) -> list[tuple[int, int] | None]:
+        """(mtime, size) of each file; None for one that is missing (mid-replacement)."""
+        out: list[tuple[int, int] | None] = []
+        for path in self.paths:
+            try:
+                info = os.stat(path)
+                out.append((info.st_mtime_ns, info.st_size))
+            except OSError:
+                out.append(None)
+        return out
 
 
 class TlsSession:

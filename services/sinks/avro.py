@@ -27,7 +27,7 @@ from proto.avro.client import ClientConnection
 from proto.avro.errors import ProtocolError as AvroProtocolError
 from proto.avro.protocol import Protocol, Status
 from services.sinks.base import Batch, DeliveryFailed, SinkProcess
-from services.tls import TlsError, TlsSession, Wire, client_context
+from services.tls import Contexts, TlsError, TlsSession, Wire, client_context
 
 READ_BYTES = 65536
 PROBE_INTERVAL_S = 0.5
@@ -41,13 +41,13 @@ class AvroCaller:
     # The server's protocol per address, learnt by a handshake, shared by both connections.
     remotes: dict[tuple[str, int], Protocol] = {}
 
-    def __init__(self, params: dict[str, Any], counters: Counter) -> None:
+    def __init__(self, params: dict[str, Any], counters: Counter, log: logging.Logger) -> None:
         self.address = (params["hostname"], params["port"])
         self.connect_timeout_s = params["connect-timeout"] / 1000.0
         self.request_timeout_s = params["request-timeout"] / 1000.0
         self.deflate = (params["compression-level"] if params["compression-type"] == "deflate"
                         else None)
-        self.tls = client_context(params) if params["ssl"] else None
+        self.tls = Contexts(client_context, params, log) if params["ssl"] else None
         # With TLS, Flume 1.11 deflates outside it (on the TLS records), Flume 1.9 inside.
         self.outer_deflate = self.tls is not None and params["compression-tls-order"] == "1.11"
         self.counters = counters
@@ -109,7 +109,7 @@ class AvroCaller:
     def _handshake(self, sock: socket.socket, limit_s: float) -> Wire:
         """TLS with the collector; TlsError says why it failed."""
         assert self.tls is not None
-        wire = Wire(TlsSession(self.tls, server_side=False, hostname=self.address[0]),
+        wire = Wire(TlsSession(self.tls.current(), server_side=False, hostname=self.address[0]),
                     self.deflate if self.outer_deflate else None)
         timeout = min(self.connect_timeout_s, limit_s) if limit_s else self.connect_timeout_s
         deadline = time.monotonic() + timeout
@@ -214,10 +214,10 @@ class AvroWriter:
     """Delivers batches over the delivery connection; health comes from the prober."""
 
     def __init__(self, params: dict[str, Any], counters: Counter, log: logging.Logger) -> None:
-        self.caller = AvroCaller(params, counters)
+        self.caller = AvroCaller(params, counters, log)
         self.log = log
         self.reset_s = float(params["reset-connection-interval"])
-        self.prober = AvroCaller(params, Counter())
+        self.prober = AvroCaller(params, Counter(), log)
         self.healthy, self.why = False, "not probed yet"
         self.probe_failures = 0
         threading.Thread(target=self._probe_loop, name="prober", daemon=True).start()

@@ -33,7 +33,7 @@ from services.pirate import Pinger
 from services.sources.base import PUT_MARGIN_S, SourceProcess
 from services.sources.ipfilter import IpFilter, parse_rules, reverse_name
 from services.sources.listener import Listener
-from services.tls import TlsError, TlsSession, Wire, server_context
+from services.tls import Contexts, TlsError, TlsSession, Wire, server_context
 
 READ_BYTES = 65536
 CHANNEL_PING_S = 0.5
@@ -74,7 +74,7 @@ class AvroSource(SourceProcess):
         self.max_connections = p["max-connections"]
         self.max_frame = p["max-frame-bytes"]
         self.deflate = p["compression-level"] if p["compression-type"] == "deflate" else None
-        self.tls = server_context(p) if p["ssl"] else None
+        self.tls = Contexts(server_context, p, self.log) if p["ssl"] else None
         # With TLS, Flume 1.11 deflates outside it (on the TLS records), Flume 1.9 inside.
         self.outer_deflate = self.tls is not None and p["compression-tls-order"] == "1.11"
         self.known = KnownProtocols()
@@ -143,7 +143,7 @@ class AvroSource(SourceProcess):
                                 deflate_level=None if self.outer_deflate else self.deflate)
         wire = None
         if self.tls is not None:
-            wire = Wire(TlsSession(self.tls, server_side=True),
+            wire = Wire(TlsSession(self.tls.current(), server_side=True),
                         self.deflate if self.outer_deflate else None)
         self.conns[sock.fileno()] = AvroConnection(sock, f"{addr[0]}:{addr[1]}", conn, wire)
         self.counters["OpenConnectionCount"] = len(self.conns)

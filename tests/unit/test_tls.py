@@ -2,12 +2,13 @@
 refusal with its reason (certificates made by tests/tlscerts.py)."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from services.tls import (TlsConfigError, TlsError, TlsSession, Wire, client_context,
+from services.tls import (Contexts, TlsConfigError, TlsError, TlsSession, Wire, client_context,
                           enabled_protocols, server_context)
 from tests import tlscerts
 
@@ -156,3 +157,25 @@ def test_only_tls12_is_negotiated_when_asked(tmp_path: Path) -> None:
     client, _ = talk(server_context(pem_source(tmp_path)), client_context(
         sink_params(tmp_path, **{"exclude-protocols": ["TLSv1.3"]})))
     assert client.session.peer().startswith("TLSv1.2")
+
+
+def test_a_renewed_certificate_is_used_by_the_next_connection(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    params = pem_source(tmp_path)
+    contexts = Contexts(server_context, params, logging.getLogger("test"))
+    first = contexts.current()
+    assert contexts.current() is first  # nothing changed: no rebuild
+    renewed_ca = tlscerts.ca("renewed CA")
+    (tmp_path / "renewed").mkdir()
+    trusts_renewed = client_context(sink_params(tmp_path / "renewed", renewed_ca))
+    with pytest.raises(TlsError):
+        talk(contexts.current(), trusts_renewed)
+    tlscerts.write_pem(tmp_path, "server", tlscerts.server(renewed_ca))
+    talk(contexts.current(), trusts_renewed)
+    assert "TLS: reloaded" in caplog.text
+
+    Path(params["ssl.key"]).write_bytes(tlscerts.server(CA).key_pem())  # a key of another cert
+    kept = contexts.current()
+    talk(kept, trusts_renewed)  # the previous certificate stays in use
+    assert "cannot reload" in caplog.text
