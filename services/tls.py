@@ -12,8 +12,10 @@ Keys, as Flume names them (docs/flume.md 4.2, 5.1): a source's `keystore` with
 without one the system's CA certificates) or `trust-all-certs`. Without a keystore or truststore
 key, Flume's environment fallbacks FLUME_SSL_KEYSTORE_PATH / _PASSWORD / _TYPE and
 FLUME_SSL_TRUSTSTORE_PATH / _PASSWORD / _TYPE apply. `include-protocols` / `exclude-protocols`
-are Java's names (TLSv1.2, TLSv1.3; SSLv3 is never enabled). Unlike Flume's client, a sink
-checks that the collector's certificate names the host it connects to, unless
+are Java's names (TLSv1.2, TLSv1.3; SSLv3 is never enabled), and so are
+`include-cipher-suites` / `exclude-cipher-suites` (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256).
+Unlike Flume's client, a sink checks that the collector's certificate names the host it
+connects to, unless
 `ssl.verify-hostname = false` (Flume's behaviour, for certificates without the right name).
 Each new connection takes a context rebuilt if a certificate, key or store file changed since
 (`Contexts`), so renewing a certificate needs no restart.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import ssl
 import tempfile
 from collections.abc import Callable
@@ -88,6 +91,59 @@ def _limit_protocols(ctx: ssl.SSLContext, params: dict[str, Any]) -> None:
                                 params.get("exclude-protocols", []))
     ctx.minimum_version = PROTOCOLS[enabled[0]]
     ctx.maximum_version = PROTOCOLS[enabled[-1]]
+    _limit_ciphers(ctx, params.get("include-cipher-suites", []),
+                   params.get("exclude-cipher-suites", []))
+
+
+TLS13_SUITES = ("TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256")
+_SUITE = re.compile(r"TLS_(?P<kx>ECDHE_ECDSA|ECDHE_RSA|DHE_RSA|RSA)_WITH_(?P<cipher>AES_128_GCM|"
+                    r"AES_256_GCM|AES_128_CBC|AES_256_CBC|CHACHA20_POLY1305)_(?P<mac>SHA|SHA256|"
+                    r"SHA384)")
+_KX = {"ECDHE_ECDSA": "ECDHE-ECDSA-", "ECDHE_RSA": "ECDHE-RSA-", "DHE_RSA": "DHE-RSA-", "RSA": ""}
+
+
+def openssl_suite(java: str) -> str:
+    """A TLS 1.2 suite's Java (IANA) name in OpenSSL's spelling:
+    TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 -> ECDHE-RSA-AES128-GCM-SHA256."""
+    match = _SUITE.fullmatch(java)
+    if match is None:
+        raise TlsConfigError(f"unknown TLS cipher suite {java}")
+    cipher = match["cipher"]
+    if cipher == "CHACHA20_POLY1305":
+        return _KX[match["kx"]] + "CHACHA20-POLY1305"
+    bits = cipher[4:7]
+    mode = "GCM-" if cipher.endswith("GCM") else ""
+    return f"{_KX[match['kx']]}AES{bits}-{mode}{match['mac']}"
+
+
+def _limit_ciphers(ctx: ssl.SSLContext, include: list[str], exclude: list[str]) -> None:
+    """Java's filtering of cipher suites. OpenSSL chooses TLS 1.2 suites by name, but Python
+    cannot choose among TLS 1.3's: those are all on or, when none is left, TLS 1.3 is off."""
+    if not include and not exclude:
+        return
+    tls13 = set(TLS13_SUITES)
+    allowed13 = (tls13 & set(include) if include else tls13) - set(exclude)
+    if allowed13 and allowed13 != tls13:
+        raise TlsConfigError("TLS 1.3 cipher suites can only be all enabled or all disabled "
+                             f"here, not {' '.join(sorted(allowed13))} alone")
+    excluded = {openssl_suite(name) for name in exclude if name not in tls13}
+    if include:
+        chosen = [openssl_suite(name) for name in include if name not in tls13]
+    else:
+        chosen = [c["name"] for c in ctx.get_ciphers() if c["protocol"] == "TLSv1.2"]
+    chosen = [name for name in chosen if name not in excluded]
+    if not allowed13:
+        ctx.maximum_version = min(ctx.maximum_version, ssl.TLSVersion.TLSv1_2)
+    if not chosen:
+        ctx.minimum_version = max(ctx.minimum_version, ssl.TLSVersion.TLSv1_3)
+    if ctx.minimum_version > ctx.maximum_version or not (chosen or allowed13):
+        raise TlsConfigError("no TLS cipher suite left enabled by the protocol and cipher lists")
+    if chosen:
+        try:
+            ctx.set_ciphers(":".join(chosen))
+        except ssl.SSLError as exc:
+            raise TlsConfigError(f"OpenSSL knows none of the cipher suites {' '.join(chosen)}"
+                                 ) from exc
 
 
 def server_context(params: dict[str, Any]) -> ssl.SSLContext:

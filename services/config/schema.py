@@ -96,6 +96,8 @@ COMPRESSION = {"compression-type": Param(lower, "none", check=one_of("none", "de
 TLS_COMMON = {"ssl": Param(to_bool, False),
               "exclude-protocols": Param(to_list, ["SSLv3"]),
               "include-protocols": Param(to_list, []),
+              "exclude-cipher-suites": Param(to_list, []),
+              "include-cipher-suites": Param(to_list, []),
               # zflume: deflate outside TLS as Flume 1.11 does it, or inside as Flume 1.9
               "compression-tls-order": Param(to_str, "1.11", check=one_of("1.11", "1.9"))}
 TLS_SOURCE = {**TLS_COMMON, "keystore": Param(to_str, ""), "keystore-password": Param(to_str, ""),
@@ -244,16 +246,13 @@ SELECTORS: dict[str, dict[str, Param]] = {"replicating": {"optional": Param(to_l
 TABLES = {"source": SOURCES, "channel": CHANNELS, "sink": SINKS, "processor": PROCESSORS,
           "interceptor": INTERCEPTORS, "selector": SELECTORS}
 
-_CIPHERS = ("exclude-cipher-suites", "include-cipher-suites")
 # key -> the one value that means "off" and is therefore honoured (None: any value is an error).
 UNSUPPORTED: dict[tuple[str, str], dict[str, str | None]] = {
-    ("source", "avro"): dict.fromkeys(_CIPHERS),
     ("channel", "file"): {"useDualCheckpoints": "false", "backupCheckpointDir": None,
                           "fsyncPerTransaction": "true", "fsyncInterval": None,
                           "encryption.activeKey": None, "encryption.cipherProvider": None,
                           "encryption.keyProvider": None, "use-log-replay-v1": "false",
                           "use-fast-replay": "false"},
-    ("sink", "avro"): dict.fromkeys(_CIPHERS),
 }
 IGNORED: dict[tuple[str, str], set[str]] = {("sink", "avro"): {"maxIoWorkers"}}
 # Keys under a prefix whose rest is the user's own name (`filegroups.f1`, `headers.f1.k`): kept

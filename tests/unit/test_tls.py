@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from services.tls import (Contexts, TlsConfigError, TlsError, TlsSession, Wire, client_context,
-                          enabled_protocols, server_context)
+from services.tls import (TLS13_SUITES, Contexts, TlsConfigError, TlsError, TlsSession, Wire,
+                          client_context, enabled_protocols, openssl_suite, server_context)
 from tests import tlscerts
 
 CA = tlscerts.ca()
@@ -179,3 +179,44 @@ def test_a_renewed_certificate_is_used_by_the_next_connection(
     kept = contexts.current()
     talk(kept, trusts_renewed)  # the previous certificate stays in use
     assert "cannot reload" in caplog.text
+
+
+@pytest.mark.parametrize("java, openssl", [
+    ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "ECDHE-RSA-AES128-GCM-SHA256"),
+    ("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "ECDHE-ECDSA-AES256-GCM-SHA384"),
+    ("TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE-RSA-CHACHA20-POLY1305"),
+    ("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", "ECDHE-RSA-AES128-SHA256"),
+    ("TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", "ECDHE-RSA-AES256-SHA"),
+    ("TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", "DHE-RSA-AES128-GCM-SHA256"),
+    ("TLS_RSA_WITH_AES_256_GCM_SHA384", "AES256-GCM-SHA384"),
+])
+def test_java_cipher_suite_names_in_openssl_spelling(java: str, openssl: str) -> None:
+    assert openssl_suite(java) == openssl
+
+
+def test_cipher_suites_are_filtered_as_java_does(tmp_path: Path) -> None:
+    server = server_context(pem_source(tmp_path))
+    only = "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+    client, _ = talk(server, client_context(sink_params(
+        tmp_path, **{"include-cipher-suites": [only]})))
+    assert client.session.peer() == "TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256"
+    client, _ = talk(server, client_context(sink_params(
+        tmp_path, **{"exclude-cipher-suites": ["TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+                                               *TLS13_SUITES]})))
+    assert client.session.peer() == "TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256"
+    client, _ = talk(server, client_context(sink_params(
+        tmp_path, **{"include-cipher-suites": list(TLS13_SUITES)})))
+    assert client.session.peer().startswith("TLSv1.3")
+
+
+@pytest.mark.parametrize("keys, why", [
+    ({"include-cipher-suites": ["TLS_AES_128_GCM_SHA256"]}, "all enabled or all disabled"),
+    ({"include-cipher-suites": ["TLS_RSA_WITH_NULL_SHA"]}, "unknown TLS cipher suite"),
+    ({"include-cipher-suites": ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"],
+      "exclude-cipher-suites": ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"],
+      "include-protocols": ["TLSv1.2"]}, "no TLS cipher suite left"),
+])
+def test_unusable_cipher_lists_are_config_errors(tmp_path: Path, keys: dict[str, Any],
+                                                 why: str) -> None:
+    with pytest.raises(TlsConfigError, match=why):
+        client_context(sink_params(tmp_path, **keys))
