@@ -18,12 +18,25 @@ ROUTER = ("BatchTakenCount", "BatchDeliveredCount", "BatchFailedCount", "Reroute
 
 BY_TYPE = {"SOURCE": SOURCE, "CHANNEL": CHANNEL, "SINK": SINK, "SINK_GROUP": ROUTER}
 
+# zflume's own counters, by the process class that keeps them (its EXTRA_COUNTERS); every
+# process also counts the internal messages it refused.
+EVERY_PROCESS = ("MalformedMessageCount",)
+ANY_SOURCE = ("DuplicateDroppedCount",)  # the dedupe interceptor
+LISTENING_SOURCE = ("BindFailureCount",)  # sources/listener.py
+AVRO_SOURCE = (*LISTENING_SOURCE, "MalformedFrameCount", "RefusedConnectionCount",
+               "StalledConnectionCount", "DeniedConnectionCount", "TlsFailureCount")
+SEQ_SOURCE = ("GeneratedCount",)
+SPOOLDIR_SOURCE = ("TruncatedLineCount", "CompletedFileCount", "FailedFileCount")
+FILE_CHANNEL = ("LogSyncCount", "LogFileCount", "CheckpointWriteErrorCount", "Unhealthy",
+                "RecoveredEventCount")
+ANY_SINK = ("StaleDeliveryCount",)  # a delivery not started: the router gave up on it
+
 
 class Counters(Counter):
     """A component's counters, all present from the start so `zflume status` shows zeros."""
 
-    def __init__(self, kind: str) -> None:
-        super().__init__({name: 0 for name in BY_TYPE[kind]})
+    def __init__(self, kind: str, extra: tuple[str, ...] = ()) -> None:
+        super().__init__({name: 0 for name in (*BY_TYPE[kind], *EVERY_PROCESS, *extra)})
         self.kind = kind
         self.start_ms = int(time.time() * 1000)
 

@@ -60,6 +60,7 @@ class Process:
     """Base of sources, channels, sinks and routers: sockets, timers, ctl, stop and watchdog."""
 
     TYPE = "SOURCE"  # Flume's counter group type
+    EXTRA_COUNTERS: tuple[str, ...] = ()  # zflume's own, declared in services/counters.py
 
     def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
         self.agent = agent
@@ -69,7 +70,7 @@ class Process:
         self.log = component_logger(agent.name, self.TYPE, name)
         self.inc = messages.new_incarnation()
         self.ctx = zmq.Context()
-        self.counters = Counters(self.TYPE)
+        self.counters = Counters(self.TYPE, self.EXTRA_COUNTERS)
         self.stopping = False
         self._stop_requested = False
         self._parent = os.getppid()

@@ -24,6 +24,7 @@ import os
 import time
 from typing import Any
 
+from services import counters
 from services.channels.filestore import FileSettings, FileStore
 from services.channels.memory import MemoryChannel
 from services.config.model import AgentConfig
@@ -33,6 +34,8 @@ STOP_GRACE_S = 2.0  # on stop, how long routers get to commit what they hold
 
 
 class FileChannel(MemoryChannel):
+    EXTRA_COUNTERS = counters.FILE_CHANNEL
+
     store: FileStore
 
     def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:

@@ -24,6 +24,7 @@ import zmq
 
 from proto import batch, messages
 from proto.errors import ProtocolError
+from services import counters
 from services.config.model import AgentConfig
 from services.config.schema import batch_size
 from services.process import Process, waiting_messages
@@ -80,6 +81,7 @@ class OneByOne:
 
 class SinkProcess(Process):
     TYPE = "SINK"
+    EXTRA_COUNTERS: tuple[str, ...] = counters.ANY_SINK
 
     def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
         super().__init__(agent, name, run_dir)

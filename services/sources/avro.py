@@ -28,6 +28,7 @@ from proto.avro.errors import ProtocolError as AvroProtocolError
 from proto.avro.handshake import KnownProtocols
 from proto.avro.protocol import Status
 from proto.avro.server import Call, ServerConnection
+from services import counters
 from services.config.model import AgentConfig
 from services.pirate import Pinger
 from services.sources.base import PUT_MARGIN_S, SourceProcess
@@ -63,6 +64,8 @@ class AvroConnection:
 
 
 class AvroSource(SourceProcess):
+    EXTRA_COUNTERS = (*counters.ANY_SOURCE, *counters.AVRO_SOURCE)
+
     def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
         super().__init__(agent, name, run_dir)
         p = self.conf.params

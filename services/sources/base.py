@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from proto import batch, messages
+from services import counters
 from services.backoff import Backoff
 from services.config.model import AgentConfig
 from services.pirate import Client, Pending
@@ -67,6 +68,7 @@ class PutGroup:
 
 class SourceProcess(Process):
     TYPE = "SOURCE"
+    EXTRA_COUNTERS: tuple[str, ...] = counters.ANY_SOURCE
 
     def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
         super().__init__(agent, name, run_dir)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 from typing import Callable
 
+from services import counters
 from services.config.model import AgentConfig
 from services.sources.base import SourceProcess
 from services.sources.listener import Listener
@@ -48,6 +49,8 @@ class Connection:
 
 
 class NetcatSource(SourceProcess):
+    EXTRA_COUNTERS = (*counters.ANY_SOURCE, *counters.LISTENING_SOURCE)
+
     def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
         super().__init__(agent, name, run_dir)
         p = self.conf.params

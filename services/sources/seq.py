@@ -7,12 +7,15 @@ Each event carries the id `<origin>-<counter>` (header `eventIdHeaderKey`, unles
 """
 from __future__ import annotations
 
+from services import counters
 from services.config.model import AgentConfig
 from services.sources.base import SourceProcess
 from services.sources.eventids import origin
 
 
 class SeqSource(SourceProcess):
+    EXTRA_COUNTERS = (*counters.ANY_SOURCE, *counters.SEQ_SOURCE)
+
     def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
         super().__init__(agent, name, run_dir)
         self.batch_size = int(self.conf.params["batchSize"])

@@ -59,6 +59,7 @@ import collections
 import os
 from typing import Any
 
+from services import counters
 from services.config.model import AgentConfig
 from services.sources.base import SourceProcess
 from services.sources.eventids import origin
@@ -69,7 +70,6 @@ from services.sources.spooldir_reader import START, Event, LineReader, check_cha
 
 PROGRESS_SYNC_S = 3.0  # the progress file is fsynced this often if it changed (and at stop)
 FILES_PER_TURN = 64  # files opened or finished per loop turn: many empty files cannot stall it
-EXTRA_COUNTERS = ("TruncatedLineCount", "CompletedFileCount", "FailedFileCount")
 
 
 def spool_from(params: dict[str, Any], **kwargs: Any) -> SpoolDir:
@@ -82,6 +82,8 @@ def spool_from(params: dict[str, Any], **kwargs: Any) -> SpoolDir:
 
 
 class SpoolDirSource(SourceProcess):
+    EXTRA_COUNTERS = (*counters.ANY_SOURCE, *counters.SPOOLDIR_SOURCE)
+
     def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
         p = agent.sources[name].params
         # ValueError for settings we cannot work with, before any socket exists
@@ -89,8 +91,6 @@ class SpoolDirSource(SourceProcess):
         self.charset = check_charset(p["inputCharset"])
         self.out_charset = check_charset(p["deserializer.outputCharset"], newline_bytes=False)
         super().__init__(agent, name, run_dir)
-        for key in EXTRA_COUNTERS:
-            self.counters.setdefault(key, 0)
         self.spool.tally, self.spool.log = self.counters, self.log
         self.policy = p["decodeErrorPolicy"]
         self.batch_size = p["batchSize"]

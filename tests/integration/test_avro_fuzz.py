@@ -50,7 +50,7 @@ def status(agent: Agent) -> dict[str, str]:
 
 
 def malformed(agent: Agent) -> int:
-    """MalformedFrameCount; absent from the report until the first one (not pre-registered)."""
+    """MalformedFrameCount (declared, so 0 before the first one)."""
     return int(status(agent).get("MalformedFrameCount", 0))
 
 
