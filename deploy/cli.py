@@ -15,6 +15,7 @@ import sys
 from typing import IO
 
 from deploy import render, status
+from proto.errors import ZflumeError
 from services import rundir
 from services.config import scale
 from services.config.load import check_file, load_agent
@@ -24,7 +25,7 @@ from services.endpoints import EndpointError
 STOP_REPEAT_S = 0.25
 
 
-class CliError(Exception):
+class CliError(ZflumeError):
     """A problem the user has to fix; printed as is on stderr, `code` is the exit status."""
 
     def __init__(self, message: str, code: int = 2) -> None:

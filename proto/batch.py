@@ -14,6 +14,8 @@ from typing import Optional
 
 import msgpack
 
+from proto.errors import ZflumeError
+
 Headers = Optional[list[dict[str, str]]]
 
 # A blob is bounded by the channel's transactionCapacity; these limits keep a hostile or broken
@@ -21,7 +23,7 @@ Headers = Optional[list[dict[str, str]]]
 MAX_BLOB_BYTES = 512 * 1024 * 1024
 
 
-class BatchError(ValueError):
+class BatchError(ZflumeError, ValueError):
     """A blob that is not `[headers-or-nil, [bytes...]]`."""
 
 

@@ -1,6 +1,8 @@
-"""The exception tree for everything that arrives on a socket.
+"""zflume's exception root, and the tree for internal messages that arrive on a socket.
 
-    ProtocolError            a peer sent something we cannot accept; the message is refused
+    ZflumeError              every exception zflume raises on purpose derives from it (some also
+                             from the builtin their callers catch: ValueError, OSError...)
+    ProtocolError            a peer sent an internal message we cannot accept; it is refused
     ├── MalformedMessage     not the shape its op requires (or not msgpack at all)
     ├── VersionMismatch      a version field we do not speak
     └── UnknownOp            an op name we do not know
@@ -13,7 +15,11 @@ from __future__ import annotations
 REASONS = ("MALFORMED", "BAD_VERSION", "UNKNOWN_OP", "UNEXPECTED")
 
 
-class ProtocolError(Exception):
+class ZflumeError(Exception):
+    """The root: `except ZflumeError` catches what zflume raises and nothing else."""
+
+
+class ProtocolError(ZflumeError):
     """Base of every refusal of peer input."""
 
     reason = "MALFORMED"

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import os
 
+from proto.errors import ZflumeError
+
 # sun_path is 108 bytes on Linux including the terminating NUL.
 MAX_IPC_PATH = 107
 
 ROLES = ("ctl", "chan", "deliver", "results")
 
 
-class EndpointError(Exception):
+class EndpointError(ZflumeError):
     """An endpoint the OS cannot bind, named so the user can shorten the run directory."""
 
 

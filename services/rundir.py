@@ -10,12 +10,13 @@ import os
 import stat
 from typing import IO
 
+from proto.errors import ZflumeError
 from services.endpoints import MAX_IPC_PATH
 
 SUPERVISOR_SOCKET = "supervisor.sock"  # as deploy.render names it
 
 
-class RunDirError(Exception):
+class RunDirError(ZflumeError):
     """A run directory we must not or cannot use, with the reason."""
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from proto.avro.compression import Compressor, Decompressor
+from proto.errors import ZflumeError
 
 PROTOCOLS = {"TLSv1": ssl.TLSVersion.TLSv1, "TLSv1.1": ssl.TLSVersion.TLSv1_1,
              "TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
@@ -41,11 +42,11 @@ NEVER = {"SSLv2Hello", "SSLv3"}  # accepted in the lists, never enabled
 READ_BYTES = 1 << 16
 
 
-class TlsConfigError(ValueError):
+class TlsConfigError(ZflumeError, ValueError):
     """A keystore, truststore or protocol list that cannot be used; the message says which."""
 
 
-class TlsError(ConnectionError):
+class TlsError(ZflumeError, ConnectionError):
     """The handshake or a record failed (bad certificate, plaintext peer...)."""
 
 

@@ -9,17 +9,17 @@
     compression  one zlib stream per direction, sync-flushed per frame
     server       ServerConnection: bytes -> Call, answers by serial
     client       ClientConnection: batches -> frames, bytes -> Reply
-    errors       ProtocolError and its subclasses
+    errors       AvroProtocolError and its subclasses
 
 Nothing here touches a socket or a clock; services/ drives these objects.
 """
 from .client import ClientConnection, Reply
 from .errors import (
+                     AvroProtocolError,
                      FrameTooLarge,
                      HandshakeError,
                      MalformedFrame,
                      NotReady,
-                     ProtocolError,
                      UnknownMessage,
                      UnknownSerial,
 )
@@ -29,6 +29,6 @@ from .server import Call, ServerConnection
 
 __all__ = [
     "FLUME_PROTOCOL", "Call", "ClientConnection", "FrameTooLarge", "HandshakeError",
-    "KnownProtocols", "MalformedFrame", "NotReady", "Protocol", "ProtocolError", "Reply",
+    "KnownProtocols", "MalformedFrame", "NotReady", "Protocol", "AvroProtocolError", "Reply",
     "ServerConnection", "Status", "UnknownMessage", "UnknownSerial",
 ]

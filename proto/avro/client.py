@@ -44,7 +44,7 @@ class _Call:
 
 
 class ClientConnection:
-    """Calls in, frames out, replies by serial. On ProtocolError close the connection."""
+    """Calls in, frames out, replies by serial. On AvroProtocolError close the connection."""
 
     def __init__(self, protocol: Protocol = FLUME_PROTOCOL, remote: Protocol | None = None, *,
                  max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES, max_buffers: int | None = None,

@@ -38,7 +38,7 @@ class Call(NamedTuple):
 
 
 class ServerConnection:
-    """Bytes in, calls out, answers by serial. On ProtocolError close the connection."""
+    """Bytes in, calls out, answers by serial. On AvroProtocolError close the connection."""
 
     def __init__(self, known: KnownProtocols | None = None, *,
                  max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES, max_buffers: int | None = None,

@@ -29,6 +29,8 @@ from typing import BinaryIO, Callable, Iterable
 
 import msgpack
 
+from proto.errors import ZflumeError
+
 MAGIC = b"ZFLLOG1\n"
 MARK = b"\x8eZFR"
 CRC = struct.Struct("<I")
@@ -44,11 +46,11 @@ Ref = tuple[int, int]  # (log file id, offset of a PUT record): where a batch li
 Span = tuple[int, int, int, int]  # (file id, offset, first event, count)
 
 
-class BadRecord(Exception):
+class BadRecord(ZflumeError):
     """A record that is torn, corrupt or not ours; the reason says which."""
 
 
-class LogWriteError(Exception):
+class LogWriteError(ZflumeError):
     """An append that did not happen (disk full, I/O error); the log is left clean."""
 
 

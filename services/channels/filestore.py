@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Callable
 
 from proto import batch
+from proto.errors import ZflumeError
 from services.channels.filelog import (
     LogWriteError,
     LogWriter,
@@ -38,7 +39,7 @@ MIN_FREE_FLOOR = 1024 * 1024  # Flume never lets minimumRequiredSpace go below 1
 LOCK_FILE = "in_use.lock"  # Flume's name
 
 
-class DirectoryError(ValueError):
+class DirectoryError(ZflumeError, ValueError):
     """A checkpoint or data directory the channel cannot have (in use, not creatable)."""
 
 

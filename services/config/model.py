@@ -8,9 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from proto.errors import ZflumeError
+
 
 @dataclass(frozen=True)
-class ConfigError(Exception):
+class ConfigError(ZflumeError):
     """One problem in a config file, printed as `FILE:LINE: key: message`."""
 
     file: str
@@ -22,7 +24,7 @@ class ConfigError(Exception):
         return f"{self.file}:{self.line}: {self.key}: {self.message}"
 
 
-class ConfigErrors(Exception):
+class ConfigErrors(ZflumeError):
     """Every problem found in one file; an agent with any of them refuses to start."""
 
     def __init__(self, errors: list[ConfigError]) -> None:

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from proto import batch
 from proto.avro.client import ClientConnection
-from proto.avro.errors import ProtocolError as AvroProtocolError
+from proto.avro.errors import AvroProtocolError
 from proto.avro.protocol import Protocol, Status
 from services.sinks.base import Batch, DeliveryFailed, SinkProcess
 from services.tls import Contexts, TlsError, TlsSession, Wire, client_context

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import zmq
 
 from proto import batch, messages
-from proto.errors import ProtocolError
+from proto.errors import ProtocolError, ZflumeError
 from services import counters
 from services.config.model import AgentConfig
 from services.config.schema import batch_size
@@ -34,7 +34,7 @@ MAX_JOBS_AT_ONCE = 8  # flights delivered together: the router's window bounds i
 WORKER_POLL_MS = 100  # how soon the worker notices the process is closing
 
 
-class DeliveryFailed(Exception):
+class DeliveryFailed(ZflumeError):
     """A batch did not reach the target; `liveness` when the target was unreachable."""
 
     def __init__(self, reason: str, liveness: bool) -> None:

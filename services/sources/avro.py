@@ -24,7 +24,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from proto.avro.errors import ProtocolError as AvroProtocolError
+from proto.avro.errors import AvroProtocolError
 from proto.avro.handshake import KnownProtocols
 from proto.avro.protocol import Status
 from proto.avro.server import Call, ServerConnection

@@ -39,6 +39,8 @@ import re
 import stat
 from typing import Iterator, NamedTuple
 
+from proto.errors import ZflumeError
+
 
 class Candidate(NamedTuple):
     """A file in the spool directory as stat saw it."""
@@ -54,7 +56,7 @@ class Candidate(NamedTuple):
         return self.inode, self.size, self.mtime_ns
 
 
-class SpoolViolation(Exception):
+class SpoolViolation(ZflumeError):
     """A file that breaks the spooling contract (unique names, never modified once placed)."""
 
 

@@ -24,6 +24,7 @@ import logging
 import os
 from typing import Any, NamedTuple
 
+from proto.errors import ZflumeError
 from services.sources.jsonlist import load_entries
 from services.sources.spooldir_reader import Mark
 from services.sources.taildir_position import write
@@ -50,7 +51,7 @@ class Progress(NamedTuple):
         return self._replace(pos=mark.pos, line=mark.line, part=mark.part)
 
 
-class ProgressFileError(ValueError):
+class ProgressFileError(ZflumeError, ValueError):
     """A progress file that is not a JSON array."""
 
 

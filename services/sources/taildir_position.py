@@ -18,6 +18,7 @@ import os
 import re
 from typing import NamedTuple, TypeGuard
 
+from proto.errors import ZflumeError
 from services.sources.jsonlist import load_entries
 
 # Gson's htmlSafe escapes, plus the two line separators it escapes and lone surrogates.
@@ -32,7 +33,7 @@ class Position(NamedTuple):
     file: str
 
 
-class PositionFileError(ValueError):
+class PositionFileError(ZflumeError, ValueError):
     """A position file that is not a JSON array."""
 
 

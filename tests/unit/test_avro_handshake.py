@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from proto.avro import (FLUME_PROTOCOL, ClientConnection, HandshakeError, KnownProtocols,
-                        MalformedFrame, NotReady, Protocol, ProtocolError, Reply, ServerConnection,
+                        MalformedFrame, NotReady, Protocol, AvroProtocolError, Reply, ServerConnection,
                         Status, UnknownSerial)
 from proto.avro.calls import read_response, request_head
 from proto.avro.framing import FrameDecoder, encode_frame
@@ -287,11 +287,11 @@ SIDES = {  # how to build the connection, the serial it expects, a payload it wo
 
 @pytest.mark.parametrize("side", list(SIDES))
 def test_random_payloads_raise_only_protocol_errors(side: str) -> None:
-    """Whatever a peer sends, a connection copes or raises ProtocolError (close the socket)."""
+    """Whatever a peer sends, a connection copes or raises AvroProtocolError (close the socket)."""
     make, serial, valid = SIDES[side]
     rng = random.Random(side)
     for _ in range(1000):
         try:
             make().feed(encode_frame(serial, [mutated(rng, valid)]))
-        except ProtocolError:
+        except AvroProtocolError:
             pass
