@@ -12,9 +12,10 @@ import shutil
 import signal
 import subprocess
 import sys
+from importlib import metadata
 from typing import IO
 
-from deploy import render, status
+from deploy import flume_args, render, status
 from proto.errors import ZflumeError
 from services import rundir
 from services.config import scale
@@ -37,7 +38,10 @@ def _agent_args(parser: argparse.ArgumentParser) -> None:
     """The options `flume-ng agent` users type; `-c/--conf` is accepted and ignored."""
     parser.add_argument("-f", "--conf-file", dest="conf_file", required=True)
     parser.add_argument("-n", "--name", dest="name", required=True)
-    parser.add_argument("-c", "--conf", dest="conf_dir", help="ignored (Flume's conf dir)")
+    parser.add_argument("-c", "--conf", dest="conf_dir",
+                        help="Flume's conf dir: only the -D switches of its flume-env.sh count")
+    parser.add_argument("--no-reload-conf", action="store_true",
+                        help="accepted: zflume does not reload its config yet")
     parser.add_argument("--run-dir", dest="run_dir", help="default: var/run/NAME")
     parser.add_argument("--collectors", metavar="HOST:BASEPORT:N", default="",
                         help="replace the avro sinks by a load_balance group over N collectors")
@@ -46,7 +50,9 @@ def _agent_args(parser: argparse.ArgumentParser) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zflume")
     sub = parser.add_subparsers(dest="command", required=True)
-    _agent_args(sub.add_parser("agent", help="run one agent in the foreground"))
+    _agent_args(sub.add_parser("agent", help="run one agent in the foreground; takes "
+                                         "flume-ng's -D and JVM switches too"))
+    sub.add_parser("version", help="print zflume's version")
     rend = sub.add_parser("render", help="print the agent's supervisord config")
     _agent_args(rend)
     rend.add_argument("--instances", type=int, default=0, metavar="N",
@@ -217,13 +223,38 @@ def cmd_component(args: argparse.Namespace) -> int:
                          args.instance, args.collectors)
 
 
+def cmd_version(args: argparse.Namespace) -> int:
+    print(f"zflume {metadata.version('zflume')} (for Apache Flume 1.11.0 configs, agents and "
+          "collectors)")
+    return 0
+
+
 COMMANDS = {"agent": cmd_agent, "render": cmd_render, "check": cmd_check, "status": cmd_status,
-            "component": cmd_component}
+            "component": cmd_component, "version": cmd_version}
+
+
+def _flume_switches(args: argparse.Namespace, extra: list[str]) -> None:
+    """flume-ng's other switches (deploy/flume_args.py): their environment goes to every
+    component, and each one that does nothing here says so on stderr."""
+    try:
+        switches = flume_args.parse(extra, args.conf_dir)
+    except flume_args.FlumeArgsError as exc:
+        raise CliError(f"zflume: {exc}") from exc
+    for note in switches.notes:
+        print(f"zflume: {note}", file=sys.stderr)
+    for warning in switches.warnings:
+        print(f"zflume: warning: {warning}", file=sys.stderr)
+    os.environ.update(switches.environment)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "agent":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
+        if args.command == "agent":
+            _flume_switches(args, extra)
         return COMMANDS[args.command](args)
     except CliError as exc:
         print(exc, file=sys.stderr)

@@ -192,3 +192,35 @@ def test_a_second_agent_on_the_same_run_dir_is_refused(failover_agent: Agent) ->
     assert second.returncode == 2
     assert f"{agent.run_dir} is in use by another agent" in second.stderr
     assert agent.running()
+
+
+def test_a_flume_ng_start_script_runs_with_zflume_as_the_command(tmp_path: Path) -> None:
+    """flume-ng's switches, a conf dir with flume-env.sh, JVM options: the agent runs, and each
+    switch that does nothing here is one warning."""
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "flume-env.sh").write_text('export JAVA_OPTS="-Xms100m -Xmx2000m '
+                                       '-Dflume.root.logger=INFO,console"\n')
+    (conf / "a.conf").write_text(FAILOVER)
+    script = tmp_path / "start-agent.sh"
+    script.write_text(f"""#!/bin/sh
+# a Flume start script with flume-ng replaced by zflume
+cd {tmp_path}
+exec {BIN / 'zflume'} agent --conf conf --conf-file conf/a.conf --name a \\
+    -Dflume.monitoring.type=http -Dflume.monitoring.port=34545 \\
+    -Dorg.apache.flume.log.printconfig=true -Xmx512m --no-reload-conf --run-dir run-a
+""")
+    script.chmod(0o755)
+    log = tmp_path / "agent.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(script)], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: len(lines_in(tmp_path / "out" / "k1")) >= 1000, 30, "1000 events")
+        assert sorted(lines_in(tmp_path / "out" / "k1")) == list(range(1000))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=40)
+    text = log.read_text()
+    assert "read 1 -D switch(es) from conf/flume-env.sh" in text
+    assert text.count("HTTP monitoring is not implemented yet") == 2
+    assert "-Xmx512m: a JVM option" in text and "unrecognized" not in text
