@@ -63,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("-c", "--conf", dest="conf_dir", help="ignored")
     stat = sub.add_parser("status", help="print every component's counters")
     stat.add_argument("--run-dir", dest="run_dir", required=True)
+    mon = sub.add_parser("monitor", help="serve the agent's metrics (used by supervisord)")
+    _agent_args(mon)
+    mon.add_argument("--type", dest="kind", choices=["http", "prometheus"], default="http")
+    mon.add_argument("--bind", default="127.0.0.1")
+    mon.add_argument("--port", type=int, required=True)
+    mon.add_argument("--instance", type=int, default=0, help="copy number (render --instances)")
     comp = sub.add_parser("component", help="run one component (used by supervisord)")
     _agent_args(comp)
     comp.add_argument("--kind", required=True, choices=["source", "channel", "sink", "router"])
@@ -116,7 +122,8 @@ def _rendered(args: argparse.Namespace) -> tuple[str, str]:
     if count:
         return run_dir, render.render_instances(agent, conf, run_dir, paths, count)
     extra = ("--collectors", args.collectors) if args.collectors else ()
-    return run_dir, render.render_agent(agent, conf, run_dir, paths, extra)
+    return run_dir, render.render_agent(agent, conf, run_dir, paths, extra,
+                                        getattr(args, "monitoring", None))
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -217,6 +224,12 @@ def _signal_children(pid: int, sig: int) -> None:
             continue
 
 
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from deploy.monitor import run_monitor
+    return run_monitor(args.conf_file, args.name, _run_dir(args), args.bind, args.port,
+                       args.kind, args.instance, args.collectors)
+
+
 def cmd_component(args: argparse.Namespace) -> int:
     from services.runner import run_component
     return run_component(args.conf_file, args.name, args.kind, args.component, _run_dir(args),
@@ -230,7 +243,7 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"agent": cmd_agent, "render": cmd_render, "check": cmd_check, "status": cmd_status,
-            "component": cmd_component, "version": cmd_version}
+            "component": cmd_component, "monitor": cmd_monitor, "version": cmd_version}
 
 
 def _flume_switches(args: argparse.Namespace, extra: list[str]) -> None:
@@ -245,6 +258,7 @@ def _flume_switches(args: argparse.Namespace, extra: list[str]) -> None:
     for warning in switches.warnings:
         print(f"zflume: warning: {warning}", file=sys.stderr)
     os.environ.update(switches.environment)
+    args.monitoring = switches.monitoring
 
 
 def main(argv: list[str] | None = None) -> int:

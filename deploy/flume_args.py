@@ -7,8 +7,9 @@ switch is taken, and each one that does nothing here says so in one warning, nev
     -Dflume.root.logger=LEVEL,console      the components' log level (LOGFILE: console here)
     -Djavax.net.ssl.keyStore... / trustStore...   TLS fallbacks, as FLUME_SSL_* (services/tls.py)
     -Dorg.apache.flume.log.printconfig / rawdata  accepted: zflume never logs configs or bodies
-    -Dflume.monitoring.*, -Dflume.called.from.service, -DpropertiesImplementation
-                                           not implemented yet: a warning each
+    -Dflume.monitoring.type=http|prometheus, .port (41414), .bind (127.0.0.1; zflume)
+                                           an AGENT-monitor program (deploy/monitor.py)
+    -Dflume.called.from.service, -DpropertiesImplementation   not implemented yet: a warning
     -Xmx..., -XX:..., --classpath/-C X, --plugins-path X: JVM helpers, a warning each
 """
 from __future__ import annotations
@@ -17,6 +18,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from deploy.render import Monitoring
 
 # -D switch -> the environment variable services/tls.py reads (the switch wins, as in Flume)
 SSL_SWITCHES = {
@@ -34,6 +37,7 @@ NOT_YET = {"flume.called.from.service": "keeping on polling for a missing config
 LEVELS = {"TRACE": "DEBUG", "DEBUG": "DEBUG", "INFO": "INFO", "WARN": "WARNING",
           "ERROR": "ERROR", "FATAL": "CRITICAL", "OFF": "CRITICAL"}
 WITH_VALUE = {"--classpath", "-C", "--plugins-path"}  # JVM helpers that take an argument
+DEFAULT_MONITORING_PORT = 41414  # Flume's HTTPMetricsServer
 ENV_OPTS = re.compile(r"\s*(?:export\s+)?(?:FLUME_JAVA_OPTS|JAVA_OPTS)\s*=\s*(.*)")
 
 
@@ -46,6 +50,7 @@ class FlumeSwitches:
     """What the extra arguments ask for: environment for the components, and warnings."""
 
     environment: dict[str, str] = field(default_factory=dict)
+    monitoring: Monitoring | None = None
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -66,9 +71,33 @@ def parse(extra: list[str], conf_dir: str | None) -> FlumeSwitches:
                                 "do for zflume")
         else:
             raise FlumeArgsError(f"unrecognized argument {arg}")
+    monitoring: dict[str, str] = {}
     for switch in switches:
-        _apply(switch, out)
+        key, _, value = switch.partition("=")
+        if key.startswith("flume.monitoring."):
+            monitoring[key.removeprefix("flume.monitoring.")] = value
+        else:
+            _apply(switch, out)
+    out.monitoring = _monitoring(monitoring, out)
     return out
+
+
+def _monitoring(switches: dict[str, str], out: FlumeSwitches) -> Monitoring | None:
+    """flume.monitoring.type (http, prometheus), .port (Flume's 41414), .bind (zflume)."""
+    if not switches:
+        return None
+    kind = switches.pop("type", "").lower()
+    port_text = switches.pop("port", str(DEFAULT_MONITORING_PORT))
+    bind = switches.pop("bind", "127.0.0.1")
+    for key, value in switches.items():
+        out.warnings.append(f"-Dflume.monitoring.{key}={value}: unknown switch, ignored")
+    if kind not in ("http", "prometheus"):
+        out.warnings.append(f"-Dflume.monitoring.type={kind}: only http and prometheus are "
+                            "served; no monitoring")
+        return None
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise FlumeArgsError(f"-Dflume.monitoring.port={port_text} is not a port")
+    return Monitoring(kind, int(port_text), bind)
 
 
 def env_file_switches(conf_dir: str, out: FlumeSwitches) -> list[str]:
@@ -103,9 +132,6 @@ def _apply(switch: str, out: FlumeSwitches) -> None:
                                 "logging to the console")
     elif key in SSL_SWITCHES:
         out.environment[SSL_SWITCHES[key]] = value
-    elif key.startswith("flume.monitoring."):
-        out.warnings.append(f"-D{switch}: HTTP monitoring is not implemented yet; use "
-                            "`zflume status`")
     elif key in NOT_YET:
         out.warnings.append(f"-D{switch}: {NOT_YET[key]} is not implemented yet")
     elif key.startswith(JVM_PROPERTIES):

@@ -36,6 +36,15 @@ class Paths:
     control: str  # directory of supervisord's socket, log and pid
 
 
+@dataclass(frozen=True)
+class Monitoring:
+    """-Dflume.monitoring.type / port / bind: an `AGENT-monitor` program (deploy/monitor.py)."""
+
+    kind: str  # http | prometheus
+    port: int
+    bind: str = "127.0.0.1"
+
+
 def components(agent: AgentConfig) -> list[tuple[str, str]]:
     """(kind, name) of every process of the agent, channels first."""
     return ([("channel", n) for n in agent.channels] + [("sink", n) for n in agent.sinks]
@@ -62,7 +71,8 @@ def supervisord_header(paths: Paths) -> str:
 
 
 def agent_programs(agent: AgentConfig, conf_file: str, run_dir: str, paths: Paths,
-                   extra: tuple[str, ...] = (), conf_name: str = "") -> str:
+                   extra: tuple[str, ...] = (), conf_name: str = "",
+                   monitoring: Monitoring | None = None) -> str:
     """The [program:...] sections and the [group:...] of one agent.
 
     `extra` are options every component command carries (`--instance 2`, `--collectors ...`),
@@ -79,15 +89,24 @@ def agent_programs(agent: AgentConfig, conf_file: str, run_dir: str, paths: Path
                             *extra])
         sections.append(f"[program:{program}]\ncommand = {command}\n"
                         f"directory = {paths.workdir}\n{PROGRAM_OPTIONS}")
+    if monitoring is not None:
+        program = f"{agent.name}-monitor"
+        names.append(program)
+        command = " ".join([paths.zflume, "monitor", "-f", _quote(conf_file),
+                            "-n", conf_name or agent.name, "--run-dir", _quote(run_dir),
+                            "--type", monitoring.kind, "--bind", shlex.quote(monitoring.bind),
+                            "--port", str(monitoring.port), *extra])
+        sections.append(f"[program:{program}]\ncommand = {command}\n"
+                        f"directory = {paths.workdir}\n{PROGRAM_OPTIONS}")
     sections.append(f"[group:{agent.name}]\nprograms = {','.join(names)}\n")
     return "\n".join(sections)
 
 
 def render_agent(agent: AgentConfig, conf_file: str, run_dir: str, paths: Paths,
-                 extra: tuple[str, ...] = ()) -> str:
+                 extra: tuple[str, ...] = (), monitoring: Monitoring | None = None) -> str:
     """The whole supervisord config of one agent run by `zflume agent`."""
     return (supervisord_header(paths) + "\n"
-            + agent_programs(agent, conf_file, run_dir, paths, extra))
+            + agent_programs(agent, conf_file, run_dir, paths, extra, monitoring=monitoring))
 
 
 def render_instances(agent: AgentConfig, conf_file: str, run_dir: str, paths: Paths,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import glob
 import os
+import time
 
 import zmq
 
@@ -13,20 +14,38 @@ from services.counters import flume_json
 TIMEOUT_MS = 1000
 
 
-def ask(ctx: zmq.Context, address: str) -> messages.Message | None:
-    """One STATS request with a deadline; None if the process does not answer."""
-    sock = ctx.socket(zmq.REQ)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(address)
-    try:
+def ask_all(ctx: zmq.Context, addresses: list[str]) -> dict[str, messages.Message]:
+    """One STATS request to each address at once, one deadline for all: a component that does
+    not answer (frozen, restarting) costs TIMEOUT_MS once, not once per component."""
+    socks: dict[zmq.Socket, str] = {}
+    for address in addresses:
+        sock = ctx.socket(zmq.REQ)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(address)
         sock.send_multipart(messages.pack("STATS", messages.new_incarnation(), rid=1))
-        if not sock.poll(TIMEOUT_MS):
-            return None
-        return messages.unpack(sock.recv_multipart())
-    except ProtocolError:
-        return None
+        socks[sock] = address
+    replies: dict[str, messages.Message] = {}
+    poller = zmq.Poller()
+    for sock in socks:
+        poller.register(sock, zmq.POLLIN)
+    deadline = time.monotonic() + TIMEOUT_MS / 1000.0
+    try:
+        while len(replies) < len(socks) and (left := deadline - time.monotonic()) > 0:
+            for sock, _ in poller.poll(max(1, int(left * 1000))):
+                poller.unregister(sock)
+                try:
+                    replies[socks[sock]] = messages.unpack(sock.recv_multipart())
+                except ProtocolError:
+                    replies[socks[sock]] = messages.Message("ERROR", b"")
     finally:
-        sock.close(linger=0)
+        for sock in socks:
+            sock.close(linger=0)
+    return replies
+
+
+def ctl_addresses(run_dir: str) -> list[str]:
+    return [f"ipc://{path}" for path in
+            sorted(glob.glob(os.path.join(os.path.abspath(run_dir), "*.ctl")))]
 
 
 def collect(run_dir: str) -> dict[str, dict[str, str]]:
@@ -34,9 +53,8 @@ def collect(run_dir: str) -> dict[str, dict[str, str]]:
     reports: dict[str, dict[str, object]] = {}
     ctx = zmq.Context()
     try:
-        for path in sorted(glob.glob(os.path.join(os.path.abspath(run_dir), "*.ctl"))):
-            reply = ask(ctx, f"ipc://{path}")
-            if reply is not None and reply.op == "STATS_REPLY":
+        for reply in ask_all(ctx, ctl_addresses(run_dir)).values():
+            if reply.op == "STATS_REPLY":
                 reports[f"{reply['type']}.{reply['name']}"] = _flat(reply["counters"])
     finally:
         ctx.destroy(linger=0)

@@ -302,6 +302,7 @@ class SinkRouter(Process):
         report = super().stats()
         report.update(self.policy.snapshot())
         report["InFlightBatchCount"] = len(self._all_flights())
+        report["LiveSinkCount"] = sum(link.alive for link in self.links.values())
         return report
 
     def drained(self) -> bool:

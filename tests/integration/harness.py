@@ -17,7 +17,7 @@ BIN = Path(sys.executable).parent
 NUMBERS = Path(__file__).with_name("numbers.py")
 
 
-def _copy(stream: IO[bytes], path: Path) -> None:
+def copy_output(stream: IO[bytes], path: Path) -> None:
     """Append everything an agent prints to its log file, line by line, until it exits."""
     with stream, open(path, "ab", buffering=0) as out:
         for line in stream:
@@ -60,7 +60,7 @@ class Agent:
             [str(BIN / "zflume"), "agent", "-f", str(self.conf), "-n", self.name,
              "--run-dir", str(self.run_dir), *self.args], cwd=self.workdir,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.copier = threading.Thread(target=_copy, args=(self.proc.stdout, self.log),
+        self.copier = threading.Thread(target=copy_output, args=(self.proc.stdout, self.log),
                                        daemon=True)
         self.copier.start()
         if wait:

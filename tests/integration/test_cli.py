@@ -1,15 +1,18 @@
 """`zflume agent` and `zflume status` as a user runs them, under supervisord."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
+import threading
+import urllib.request
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from tests.integration.harness import BIN, Agent, lines_in, wait_for
+from tests.integration.harness import BIN, Agent, copy_output, free_ports, lines_in, wait_for
 from tests.integration.test_sources import pids_matching, zflume_status
 
 FAILOVER = """
@@ -202,25 +205,33 @@ def test_a_flume_ng_start_script_runs_with_zflume_as_the_command(tmp_path: Path)
     (conf / "flume-env.sh").write_text('export JAVA_OPTS="-Xms100m -Xmx2000m '
                                        '-Dflume.root.logger=INFO,console"\n')
     (conf / "a.conf").write_text(FAILOVER)
+    port = free_ports(1)
     script = tmp_path / "start-agent.sh"
     script.write_text(f"""#!/bin/sh
 # a Flume start script with flume-ng replaced by zflume
 cd {tmp_path}
 exec {BIN / 'zflume'} agent --conf conf --conf-file conf/a.conf --name a \\
-    -Dflume.monitoring.type=http -Dflume.monitoring.port=34545 \\
+    -Dflume.monitoring.type=http -Dflume.monitoring.port={port} \\
     -Dorg.apache.flume.log.printconfig=true -Xmx512m --no-reload-conf --run-dir run-a
 """)
     script.chmod(0o755)
     log = tmp_path / "agent.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([str(script)], stdout=out, stderr=subprocess.STDOUT)
+    # Through a pipe: supervisord reopens /dev/stdout per program, which on a plain file would
+    # make the programs write over each other (tests/integration/harness.py).
+    proc = subprocess.Popen([str(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    copier = threading.Thread(target=copy_output, args=(proc.stdout, log), daemon=True)
+    copier.start()
     try:
         wait_for(lambda: len(lines_in(tmp_path / "out" / "k1")) >= 1000, 30, "1000 events")
         assert sorted(lines_in(tmp_path / "out" / "k1")) == list(range(1000))
+        wait_for(lambda: f"serving http metrics on http://127.0.0.1:{port}/metrics"
+                 in log.read_text(), 20, "the monitor to serve")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+            assert json.loads(reply.read())["SOURCE.s"]["EventAcceptedCount"] == "1000"
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=40)
+        copier.join(timeout=10)
     text = log.read_text()
     assert "read 1 -D switch(es) from conf/flume-env.sh" in text
-    assert text.count("HTTP monitoring is not implemented yet") == 2
     assert "-Xmx512m: a JVM option" in text and "unrecognized" not in text

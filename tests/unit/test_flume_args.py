@@ -23,7 +23,8 @@ def test_log_level_and_tls_switches_become_the_components_environment() -> None:
     (["-XX:+UseG1GC"], "-XX:+UseG1GC: a JVM option"),
     (["--classpath", "/opt/x.jar"], "--classpath /opt/x.jar: a Java classpath option"),
     (["--plugins-path", "/p"], "--plugins-path /p: a Java classpath option"),
-    (["-Dflume.monitoring.type=http"], "HTTP monitoring is not implemented yet"),
+    (["-Dflume.monitoring.type=ganglia"], "only http and prometheus are served"),
+    (["-Dflume.monitoring.type=http", "-Dflume.monitoring.hosts=x"], "hosts=x: unknown switch"),
     (["-Dflume.called.from.service"], "not implemented yet"),
     (["-Dcom.sun.management.jmxremote"], "a JVM property"),
     (["-Dno.such.switch=1"], "-Dno.such.switch=1: unknown switch, ignored"),
@@ -55,3 +56,13 @@ def test_flume_env_sh_lends_its_d_switches_and_the_command_line_wins(tmp_path: P
 def test_something_flume_ng_would_refuse_is_an_error() -> None:
     with pytest.raises(FlumeArgsError, match="unrecognized argument --frobnicate"):
         parse(["--frobnicate"], None)
+
+
+def test_monitoring_switches_describe_the_monitor_program() -> None:
+    out = parse(["-Dflume.monitoring.type=HTTP", "-Dflume.monitoring.port=34545"], None)
+    assert (out.monitoring.kind, out.monitoring.port, out.monitoring.bind) == (
+        "http", 34545, "127.0.0.1")
+    assert parse(["-Dflume.monitoring.type=prometheus"], None).monitoring.port == 41414
+    assert parse([], None).monitoring is None
+    with pytest.raises(FlumeArgsError, match="not a port"):
+        parse(["-Dflume.monitoring.type=http", "-Dflume.monitoring.port=99999"], None)
