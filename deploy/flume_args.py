@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy.render import Monitoring
+from proto.errors import ZflumeError
 
 # -D switch -> the environment variable services/tls.py reads (the switch wins, as in Flume)
 SSL_SWITCHES = {
@@ -41,7 +42,7 @@ DEFAULT_MONITORING_PORT = 41414  # Flume's HTTPMetricsServer
 ENV_OPTS = re.compile(r"\s*(?:export\s+)?(?:FLUME_JAVA_OPTS|JAVA_OPTS)\s*=\s*(.*)")
 
 
-class FlumeArgsError(ValueError):
+class FlumeArgsError(ZflumeError, ValueError):
     """An argument flume-ng would not take either."""
 
 

@@ -17,11 +17,13 @@ zflume choices where Flume has none or a machine-dependent one:
 """
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from services.config.model import Component
+from services.sources.interceptors import java_regex
 
 Check = Callable[[Any], "str | None"]
 
@@ -60,6 +62,21 @@ def to_list(text: str) -> list[str]:
 
 def to_str(text: str) -> str:
     """Text as written (already trimmed by the reader)."""
+    return text
+
+
+def to_regex(text: str) -> str:
+    """A Java regular expression as written, once Python's `re` can compile it."""
+    java_regex(text)
+    return text
+
+
+def to_charset(text: str) -> str:
+    """A charset name Python knows (Java's names: UTF-8, ISO-8859-1, US-ASCII...)."""
+    try:
+        codecs.lookup(text)
+    except LookupError:
+        raise ValueError(f"unknown charset {text}") from None
     return text
 
 
@@ -237,6 +254,14 @@ INTERCEPTORS: dict[str, dict[str, Param]] = {
              "preserveExisting": Param(to_bool, False)},
     "static": {"key": Param(to_str, "key"), "value": Param(to_str, "value"),
                "preserveExisting": Param(to_bool, True)},
+    "regex_filter": {"regex": Param(to_regex, ".*"), "excludeEvents": Param(to_bool, False)},
+    # serializers.NAME.name is the header of group i; .type only the pass-through one
+    "regex_extractor": {"regex": req(to_regex), "serializers": Param(to_list, [])},
+    "remove_header": {"withName": Param(to_str, ""), "fromList": Param(to_str, ""),
+                      "fromListSeparator": Param(to_regex, r"\s*,\s*"),
+                      "matching": Param(to_regex, "")},
+    "search_replace": {"searchPattern": req(to_regex), "replaceString": Param(to_str, ""),
+                       "charset": Param(to_charset, "UTF-8")},
     "dedupe": {"headerName": Param(to_str, "eventId"),  # zflume: services/sources/dedupe.py
                "capacity": Param(to_int, 1000000, check=POSITIVE)},
 }
@@ -257,8 +282,9 @@ UNSUPPORTED: dict[tuple[str, str], dict[str, str | None]] = {
 IGNORED: dict[tuple[str, str], set[str]] = {("sink", "avro"): {"maxIoWorkers"}}
 # Keys under a prefix whose rest is the user's own name (`filegroups.f1`, `headers.f1.k`): kept
 # as raw strings in params[prefix + "*"], e.g. params["filegroups.*"] == {"f1": "/var/log/.*"}.
-PREFIXED: dict[tuple[str, str], tuple[str, ...]] = {("source", "taildir"): ("filegroups.",
-                                                                           "headers.")}
+PREFIXED: dict[tuple[str, str], tuple[str, ...]] = {
+    ("source", "taildir"): ("filegroups.", "headers."),
+    ("interceptor", "regex_extractor"): ("serializers.",)}
 # Keys whose other values Flume supports and zflume does not yet (after lower-casing).
 SUPPORTED_VALUES: dict[tuple[str, str], dict[str, set[str]]] = {
     ("sink", "file_roll"): {"sink.serializer": {"text"}, "sink.pathManager": {"default"}},

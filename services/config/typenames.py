@@ -27,6 +27,10 @@ SUPPORTED: dict[str, dict[str, str | None]] = {
     "interceptor": {"timestamp": _I + "TimestampInterceptor$Builder",
                     "host": _I + "HostInterceptor$Builder",
                     "static": _I + "StaticInterceptor$Builder",
+                    "regex_filter": _I + "RegexFilteringInterceptor$Builder",
+                    "regex_extractor": _I + "RegexExtractorInterceptor$Builder",
+                    "remove_header": _I + "RemoveHeaderInterceptor$Builder",
+                    "search_replace": _I + "SearchAndReplaceInterceptor$Builder",
                     "dedupe": None},  # zflume's own
     "selector": {"replicating": _C + "ReplicatingChannelSelector"},
 }
@@ -51,11 +55,7 @@ NOT_YET: dict[str, dict[str, str | None]] = {
              "hive": _K + "hive.HiveSink", "http": _K + "http.HttpSink",
              "kafka": _K + "kafka.KafkaSink", "kite_dataset": _K + "kite.DatasetSink"},
     "processor": {},
-    "interceptor": {"regex_filter": _I + "RegexFilteringInterceptor$Builder",
-                    "regex_extractor": _I + "RegexExtractorInterceptor$Builder",
-                    "remove_header": _I + "RemoveHeaderInterceptor$Builder",
-                    "search_replace": _I + "SearchAndReplaceInterceptor$Builder",
-                    "uuid": _SOLR + "UUIDInterceptor$Builder",
+    "interceptor": {"uuid": _SOLR + "UUIDInterceptor$Builder",
                     "morphline": _SOLR + "MorphlineInterceptor$Builder"},
     "selector": {"multiplexing": _C + "MultiplexingChannelSelector",
                  "load_balancing": _C + "LoadBalancingChannelSelector"},

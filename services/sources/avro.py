@@ -209,14 +209,10 @@ class AvroSource(SourceProcess):
             alive = self._channels_alive()
             self._answer(client, call.serial, Status.OK if alive else Status.FAILED)
             return
-        self.submit(call.bodies, self._headers(call),
+        self.submit(call.bodies, call.headers,
                     on_accepted=lambda: self._accepted(client, call),
                     on_failed=lambda why: self._failed(client, call, why),
                     deadline_s=self.put_timeout_s)
-
-    def _headers(self, call: Call):
-        """The client's headers with this source's interceptors applied on top."""
-        return self.headers_for(len(call.bodies), call.headers)
 
     def _accepted(self, client: AvroConnection, call: Call) -> None:
         self.counters["AppendAcceptedCount" if call.message == "append"

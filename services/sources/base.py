@@ -73,7 +73,7 @@ class SourceProcess(Process):
     def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
         super().__init__(agent, name, run_dir)
         self.conf = agent.sources[name]
-        self.headers_for = chain(self.conf.interceptors)
+        self.intercept = chain(self.conf.interceptors)
         self.deduper = dedupe.find(self.conf.interceptors)
         selector = self.conf.selector
         optional = set(selector.params.get("optional", [])) if selector else set()
@@ -107,8 +107,12 @@ class SourceProcess(Process):
         """
         if not bodies:
             return
-        headers = self.headers_for(len(bodies), headers)
         self.counters["EventReceivedCount"] += len(bodies)
+        bodies, headers = self.intercept(bodies, headers)
+        if not bodies:  # all filtered out (regex_filter): nothing to wait for
+            if on_accepted is not None:
+                on_accepted()
+            return
         if self.deduper is not None:
             bodies, headers, ids = self.deduper.filter(bodies, headers)
             self.counters["DuplicateDroppedCount"] = self.deduper.dropped

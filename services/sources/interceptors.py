@@ -1,31 +1,66 @@
-"""Flume's built-in header interceptors: timestamp, host, static (docs/flume.md 4.9).
+"""Flume's built-in interceptors (docs/flume.md 4.9): timestamp, host, static, regex_filter,
+regex_extractor, remove_header, search_replace.
 
-They work on the header column of a batch (one dict per event) so that a source without
-interceptors never builds per-event dicts at all.
+They work on a batch's columns, bodies and one header dict per event, so that a source without
+interceptors never builds per-event dicts at all; `chain` runs them in listed order. An
+interceptor may drop events (regex_filter) or rewrite bodies (search_replace). Patterns are
+Java's regular expressions, which Python's `re` reads once `(?<name>` is spelled `(?P<name>`
+(`java_regex`); a body is matched as UTF-8 text, undecodable bytes replaced.
 """
 from __future__ import annotations
 
+import re
 import socket
 import time
-from typing import Callable, Protocol
+from typing import Callable
 
 from services.config.model import Plugin
 
-Interceptor = Callable[[list[dict[str, str]]], None]
+Headers = list[dict[str, str]]
+Interceptor = Callable[[list[bytes], Headers], tuple[list[bytes], Headers]]
+Chain = Callable[[list[bytes], "Headers | None"], tuple[list[bytes], "Headers | None"]]
+_NAMED_GROUP = re.compile(r"\(\?<(?=[A-Za-z])")
+_GROUP_REF = re.compile(r"\$(?:(\d+)|\{(\w+)\})")
 
 
-class HeadersFor(Protocol):
-    """What `chain` returns: a batch's headers after the interceptors."""
+def java_regex(pattern: str) -> re.Pattern[str]:
+    """A Java regular expression compiled by `re`; ValueError says why it cannot be."""
+    try:
+        return re.compile(_NAMED_GROUP.sub("(?P<", pattern))
+    except re.error as exc:
+        raise ValueError(f"'{pattern}' is not a regular expression: {exc}") from exc
 
-    def __call__(self, n: int, given: list[dict[str, str]] | None = None
-                 ) -> list[dict[str, str]] | None: ...
+
+def java_replacement(text: str) -> str:
+    """Java's Matcher.replaceAll replacement ($1, ${name}, \\x for a literal x) in `re.sub`'s
+    spelling (\\g<1>, \\g<name>, backslashes doubled)."""
+    out, i = [], 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text):
+            out.append(text[i + 1].replace("\\", "\\\\"))
+            i += 2
+            continue
+        ref = _GROUP_REF.match(text, i) if char == "$" else None
+        if ref is not None:
+            out.append(f"\\g<{ref.group(1) or ref.group(2)}>")
+            i = ref.end()
+            continue
+        out.append(char.replace("\\", "\\\\"))
+        i += 1
+    return "".join(out)
+
+
+def _text(body: bytes) -> str:
+    return body.decode("utf-8", "replace")
 
 
 def _setter(key: str, preserve: bool, value: Callable[[], str]) -> Interceptor:
-    def apply(headers: list[dict[str, str]]) -> None:
+    def apply(bodies: list[bytes], headers: Headers) -> tuple[list[bytes], Headers]:
         for event_headers in headers:
             if not (preserve and key in event_headers):
                 event_headers[key] = value()
+        return bodies, headers
     return apply
 
 
@@ -37,6 +72,46 @@ def _host(use_ip: bool) -> str:
         return socket.gethostbyname(name)
     except OSError:
         return "127.0.0.1"
+
+
+def _regex_filter(regex: re.Pattern[str], exclude: bool) -> Interceptor:
+    """Keep the events whose body the regex finds something in (drop them with exclude)."""
+    def apply(bodies: list[bytes], headers: Headers) -> tuple[list[bytes], Headers]:
+        keep = [(regex.search(_text(body)) is None) == exclude for body in bodies]
+        return ([b for b, k in zip(bodies, keep, strict=True) if k],
+                [h for h, k in zip(headers, keep, strict=True) if k])
+    return apply
+
+
+def _regex_extractor(regex: re.Pattern[str], names: list[str]) -> Interceptor:
+    """Group i of the first match in the body becomes header names[i-1]."""
+    def apply(bodies: list[bytes], headers: Headers) -> tuple[list[bytes], Headers]:
+        for body, event_headers in zip(bodies, headers, strict=True):
+            match = regex.search(_text(body))
+            if match is not None:
+                # groups beyond the serializers set no header, as in Flume
+                for name, value in zip(names, match.groups(), strict=False):
+                    if value is not None:
+                        event_headers[name] = value
+        return bodies, headers
+    return apply
+
+
+def _remove_header(name: str, listed: set[str], matching: re.Pattern[str] | None) -> Interceptor:
+    def apply(bodies: list[bytes], headers: Headers) -> tuple[list[bytes], Headers]:
+        for event_headers in headers:
+            for key in [k for k in event_headers if k == name or k in listed
+                        or (matching is not None and matching.fullmatch(k))]:
+                del event_headers[key]
+        return bodies, headers
+    return apply
+
+
+def _search_replace(regex: re.Pattern[str], replacement: str, charset: str) -> Interceptor:
+    def apply(bodies: list[bytes], headers: Headers) -> tuple[list[bytes], Headers]:
+        return [regex.sub(replacement, body.decode(charset, "replace")).encode(charset)
+                for body in bodies], headers
+    return apply
 
 
 def build(plugin: Plugin) -> Interceptor:
@@ -51,22 +126,35 @@ def build(plugin: Plugin) -> Interceptor:
     if plugin.type == "static":
         value = p["value"]
         return _setter(p["key"], p["preserveExisting"], lambda: value)
+    if plugin.type == "regex_filter":
+        return _regex_filter(java_regex(p["regex"]), p["excludeEvents"])
+    if plugin.type == "regex_extractor":
+        serializers = p["serializers.*"]
+        return _regex_extractor(java_regex(p["regex"]),
+                                [serializers[f"{s}.name"] for s in p["serializers"]])
+    if plugin.type == "remove_header":
+        listed = set(re.split(p["fromListSeparator"], p["fromList"])) if p["fromList"] else set()
+        return _remove_header(p["withName"], listed - {""},
+                              java_regex(p["matching"]) if p["matching"] else None)
+    if plugin.type == "search_replace":
+        return _search_replace(java_regex(p["searchPattern"]),
+                               java_replacement(p["replaceString"]), p["charset"])
     raise ValueError(f"interceptor type {plugin.type} has no implementation")
 
 
-def chain(plugins: list[Plugin]) -> HeadersFor:
-    """`headers_for(n, given=None)`: the headers of a batch of `n` events after every
-    interceptor ran in listed order, on top of the `given` ones (an avro client's), so that
-    preserveExisting sees them. None when there are neither interceptors nor given headers."""
-    # `dedupe` filters events rather than setting headers: services.sources.dedupe runs it.
+def chain(plugins: list[Plugin]) -> Chain:
+    """`intercept(bodies, headers)`: the batch after every interceptor ran in listed order, on
+    top of the given headers (an avro client's), so that preserveExisting sees them. Headers
+    stay None when there are neither interceptors nor given headers."""
+    # `dedupe` filters by what the channel accepted: services.sources.dedupe runs it.
     built = [build(plugin) for plugin in plugins if plugin.type != "dedupe"]
 
-    def headers_for(n: int, given: list[dict[str, str]] | None = None
-                    ) -> list[dict[str, str]] | None:
+    def intercept(bodies: list[bytes], given: Headers | None = None
+                  ) -> tuple[list[bytes], Headers | None]:
         if not built:
-            return given
-        headers = given if given is not None else [{} for _ in range(n)]
+            return bodies, given
+        headers = given if given is not None else [{} for _ in bodies]
         for interceptor in built:
-            interceptor(headers)
-        return headers
-    return headers_for
+            bodies, headers = interceptor(bodies, headers)
+        return bodies, headers
+    return intercept

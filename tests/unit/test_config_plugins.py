@@ -100,11 +100,8 @@ def test_interceptor_without_type(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "written",
     [
-        "regex_filter",
-        "regex_extractor",
-        "remove_header",
-        "search_replace",
         "org.apache.flume.sink.solr.morphline.UUIDInterceptor$Builder",
+        "org.apache.flume.sink.solr.morphline.MorphlineInterceptor$Builder",
     ],
 )
 def test_interceptors_not_supported_yet(tmp_path: Path, written: str) -> None:
@@ -164,3 +161,23 @@ def test_selectors_not_supported_yet(tmp_path: Path, written: str) -> None:
     assert problems(tmp_path, f"a.sources.r1.selector.type = {written}\n") == [
         (12, "a.sources.r1.selector.type", f"type {written} is not supported yet")
     ]
+
+
+def test_regex_interceptors_are_typed_with_flume_defaults(tmp_path: Path) -> None:
+    extra = ("a.sources.r1.interceptors = f e\n"
+             "a.sources.r1.interceptors.f.type = org.apache.flume.interceptor."
+             "RegexFilteringInterceptor$Builder\n"
+             "a.sources.r1.interceptors.e.type = regex_extractor\n"
+             "a.sources.r1.interceptors.e.regex = (\\\\d+)\n"  # \\d in the file, as Flume's docs write it
+             "a.sources.r1.interceptors.e.serializers = s1\n"
+             "a.sources.r1.interceptors.e.serializers.s1.name = num\n")
+    interceptors = source(tmp_path, extra).interceptors
+    assert interceptors[0].params == {"regex": ".*", "excludeEvents": False}
+    assert interceptors[1].params == {"regex": "(\\d+)", "serializers": ["s1"],
+                                      "serializers.*": {"s1.name": "num"}}
+
+
+def test_a_regex_python_cannot_read_is_an_error_naming_the_key(tmp_path: Path) -> None:
+    extra = ("a.sources.r1.interceptors = f\na.sources.r1.interceptors.f.type = regex_filter\n"
+             "a.sources.r1.interceptors.f.regex = ([a-z]\n")
+    assert problems(tmp_path, extra)[0][:2] == (14, "a.sources.r1.interceptors.f.regex")
