@@ -33,7 +33,7 @@ each transaction inside stays atomic (docs/architecture.md 4).
     DELIVER       fid, attempt, router, ns, parts, stamp,    sum(parts) router -> sink (PUSH)
                   max_wait_ms
     RESULT        fid, attempt, router, done, reason,        0          sink -> router (PUSH)
-                  liveness
+                  liveness, malformed
     PING          rid                                        0          anyone -> ctl socket
     PONG          rid, state, elapsed_ms, healthy, why       0          ctl socket -> pinger
     STATS         rid                                        0          zflume status -> ctl
@@ -54,7 +54,8 @@ and EMPTY list those of them the channel did not know in `unknown`. A transactio
 those the channel did not know (a repeated COMMIT is known). `who` names the taking router, so
 the channel can hand back the leases of that router's previous incarnation at once.
 DELIVER carries one flight of a router (`fid`), its transactions' events in the same
-`ns`/`parts` layout; RESULT says per transaction whether it was `done` (delivered). `router` is
+`ns`/`parts` layout; RESULT says per transaction whether it was `done` (delivered), and
+whether it was `malformed`: its blobs do not decode, so no sink will ever deliver it. `router` is
 the router's incarnation, echoed in RESULT so a result meant for a previous router is dropped;
 `attempt` counts re-routes so a late result from an abandoned sink is too.
 `stamp` is the router's CLOCK_MONOTONIC at sending (router and sink share a host): a sink does
@@ -105,7 +106,7 @@ SCHEMA: dict[str, tuple[dict[str, Any], str | None]] = {
     "DELIVER": ({"fid": _INT, "attempt": _INT, "router": _BYTES, "ns": _INTS, "parts": _INTS,
                  "stamp": float, "max_wait_ms": _INT}, _PARTS),
     "RESULT": ({"fid": _INT, "attempt": _INT, "router": _BYTES, "done": _BOOLS,
-                "reason": _STR, "liveness": bool}, None),
+                "reason": _STR, "liveness": bool, "malformed": _BOOLS}, None),
     "PING": ({"rid": _INT}, None),
     "PONG": ({"rid": _INT, "state": _STR, "elapsed_ms": _INT, "healthy": bool, "why": _STR}, None),
     "STATS": ({"rid": _INT}, None),

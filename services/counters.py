@@ -14,7 +14,8 @@ SINK = ("ConnectionCreatedCount", "ConnectionClosedCount", "ConnectionFailedCoun
         "EventDrainSuccessCount", "EventWriteFail", "ChannelReadFail")
 # Flume has no sink-group metrics; these are zflume's (docs/flume.md 9 asks for them).
 ROUTER = ("BatchTakenCount", "BatchDeliveredCount", "BatchFailedCount", "RerouteCount",
-          "RollbackCount", "HeartbeatMissCount", "EventDeliveredCount")
+          "RollbackCount", "HeartbeatMissCount", "EventDeliveredCount", "QuarantinedBatchCount",
+          "QuarantinedEventCount")
 
 BY_TYPE = {"SOURCE": SOURCE, "CHANNEL": CHANNEL, "SINK": SINK, "SINK_GROUP": ROUTER}
 

@@ -21,6 +21,7 @@ from services.config.model import AgentConfig
 from services.config.schema import batch_size
 from services.pirate import Client, Pending, Pinger
 from services.process import Process, waiting_messages
+from services.router import quarantine
 from services.router.links import Flight, SinkLink, delivery_timeout_s, now
 from services.router.policy import make_policy
 
@@ -214,8 +215,8 @@ class SinkRouter(Process):
         fid = msg["fid"]
         flight = next((link.flights[fid] for link in self.links.values() if fid in link.flights),
                       None)
-        if flight is None or flight.attempt != msg["attempt"] or len(msg["done"]) != len(
-                flight.txns):
+        if flight is None or flight.attempt != msg["attempt"] or not (
+                len(msg["done"]) == len(msg["malformed"]) == len(flight.txns)):
             return  # a result for a flight we already re-routed or finished
         link = self.links[flight.sink]
         del link.flights[fid]
@@ -227,10 +228,33 @@ class SinkRouter(Process):
             self.counters["BatchDeliveredCount"] += len(delivered)
             self.counters["EventDeliveredCount"] += sum(flight.ns[i] for i in delivered)
             self.to_commit += [flight.txns[i] for i in delivered]
-        if len(delivered) < len(done):
-            failed = flight.subset(next(self.fids), [i for i, ok in enumerate(done) if not ok])
-            self._failed(link.name, failed, msg["liveness"], msg["reason"])
+        undeliverable = [i for i, bad in enumerate(msg["malformed"]) if bad and not done[i]]
+        kept = self._quarantine(flight, undeliverable, link.name, msg["reason"])
+        failed = [i for i, ok in enumerate(done) if not ok and i not in kept]
+        if failed:
+            self._failed(link.name, flight.subset(next(self.fids), failed), msg["liveness"],
+                         msg["reason"])
         self._release_waiting()
+
+    def _quarantine(self, flight: Flight, indexes: list[int], sink: str, reason: str
+                    ) -> set[int]:
+        """Move transactions no sink can decode out of the channel, into quarantine files
+        (services/router/quarantine.py); the indexes it could keep."""
+        kept = set()
+        for i in indexes:
+            try:
+                path = quarantine.keep(self.run_dir, self.name, flight.txns[i], flight.groups[i])
+            except OSError as exc:
+                self.log.error("cannot quarantine an undecodable batch (%s); it stays in the "
+                               "channel", exc)
+                continue
+            kept.add(i)
+            self.to_commit.append(flight.txns[i])
+            self.counters["QuarantinedBatchCount"] += 1
+            self.counters["QuarantinedEventCount"] += flight.ns[i]
+            self.log.error("sink %s cannot decode a batch of %d events (%s): kept in %s and "
+                           "removed from the channel", sink, flight.ns[i], reason, path)
+        return kept
 
     def _release_waiting(self) -> None:
         held, self.waiting = self.waiting, []

@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import zmq
 
@@ -35,14 +35,24 @@ WORKER_POLL_MS = 100  # how soon the worker notices the process is closing
 
 
 class DeliveryFailed(ZflumeError):
-    """A batch did not reach the target; `liveness` when the target was unreachable."""
+    """A batch did not reach the target; `liveness` when the target was unreachable,
+    `malformed` when its blobs do not decode (no sink ever will deliver it)."""
 
-    def __init__(self, reason: str, liveness: bool) -> None:
+    def __init__(self, reason: str, liveness: bool, malformed: bool = False) -> None:
         super().__init__(reason)
         self.liveness = liveness
+        self.malformed = malformed
 
 
 Batch = tuple[batch.Headers, list[bytes]]
+
+
+class FlightOutcome(NamedTuple):
+    """What a RESULT says of one flight: per transaction delivered / malformed, and why not."""
+    done: list[bool]
+    reason: str
+    liveness: bool
+    malformed: list[bool]
 
 
 class Writer(Protocol):
@@ -148,34 +158,35 @@ class SinkProcess(Process):
             if not jobs:
                 continue
             self.busy_since = time.monotonic()
-            for msg, (done, reason, liveness) in zip(jobs, self._deliver_jobs(jobs), strict=True):
+            for msg, outcome in zip(jobs, self._deliver_jobs(jobs), strict=True):
                 results.send_multipart(messages.pack(
                     "RESULT", self.inc, fid=msg["fid"], attempt=msg["attempt"],
-                    router=msg["router"], done=done, reason=reason, liveness=liveness))
+                    router=msg["router"], done=outcome.done, reason=outcome.reason,
+                    liveness=outcome.liveness, malformed=outcome.malformed))
             self.busy_since = 0.0
         pull.close(linger=0)
         results.close()
 
-    def _deliver_jobs(self, jobs: list[messages.Message]) -> list[tuple[list[bool], str, bool]]:
+    def _deliver_jobs(self, jobs: list[messages.Message]) -> list[FlightOutcome]:
         """Deliver the queued flights together (an avro sink pipelines all their calls);
         a flight older than its router waits was re-routed already and is not written."""
         fresh: list[messages.Message] = []
-        outcomes: list[tuple[list[bool], str, bool] | None] = []
+        outcomes: list[FlightOutcome | None] = []
         for msg in jobs:
             waited_ms = (self.busy_since - msg["stamp"]) * 1000
             if msg["max_wait_ms"] and waited_ms > msg["max_wait_ms"]:
                 self.counters["StaleDeliveryCount"] += 1
-                outcomes.append(([False] * len(msg["ns"]), f"stale: waited {waited_ms:.0f} ms",
-                                 True))
+                none = [False] * len(msg["ns"])
+                outcomes.append(FlightOutcome(none, f"stale: waited {waited_ms:.0f} ms", True,
+                                              none))
             else:
                 fresh.append(msg)
                 outcomes.append(None)
         delivered = iter(self._deliver(fresh))
         return [next(delivered) if outcome is None else outcome for outcome in outcomes]
 
-    def _deliver(self, jobs: list[messages.Message]) -> list[tuple[list[bool], str, bool]]:
-        """Write flights' transactions: per flight (delivered per transaction, why not,
-        liveness)."""
+    def _deliver(self, jobs: list[messages.Message]) -> list[FlightOutcome]:
+        """Write flights' transactions: per flight, what became of each transaction."""
         batches: list[Batch] = []
         outcomes: list[DeliveryFailed | None] = []
         for msg in jobs:
@@ -188,7 +199,8 @@ class SinkProcess(Process):
                     outcomes.append(None)
                 except batch.BatchError as exc:
                     self.log.error("undecodable batch from the router: %s", exc)
-                    outcomes.append(DeliveryFailed(str(exc), liveness=False))
+                    outcomes.append(DeliveryFailed(f"undecodable: {exc}", liveness=False,
+                                                   malformed=True))
         written = iter(self.writer.write_many(batches) if batches else [])
         outcomes = [next(written) if outcome is None else outcome for outcome in outcomes]
         results, at = [], 0
@@ -202,7 +214,9 @@ class SinkProcess(Process):
                 else:
                     self.counters["EventWriteFail"] += n
                     reason, liveness = str(outcome), liveness or outcome.liveness
-            results.append(([outcome is None for outcome in mine], reason, liveness))
+            results.append(FlightOutcome([outcome is None for outcome in mine], reason, liveness,
+                                         [outcome is not None and outcome.malformed
+                                          for outcome in mine]))
         return results
 
     # -- stop ---------------------------------------------------------------------------------
