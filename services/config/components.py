@@ -211,11 +211,15 @@ def _selector(keys: KeySet, channels: list[str], report: Report) -> Plugin:
     if "type" in sub.keys:
         kind = resolve_type("selector", "selector", sub, report) or "replicating"
     params = apply_schema(("selector", kind), sub.without("type"), sub, report)
-    optional = sub.keys.get("optional")
-    for channel in params.get("optional", []):
-        if channel not in channels and optional is not None:
-            report.error(optional.line, optional.key,
-                         f"optional channel {channel} is not one of the source's channels")
+    listed = [(key, params.get(key, [])) for key in ("optional", "default")]
+    listed += [(f"{prefix}{value}", text.split()) for prefix in ("mapping.", "optional.")
+               for value, text in params.get(prefix + "*", {}).items()]
+    for key, named in listed:
+        entry = sub.keys.get(key)
+        for channel in named:
+            if channel not in channels and entry is not None:
+                report.error(entry.line, entry.key,
+                             f"channel {channel} is not one of the source's channels")
     return Plugin("selector", kind, params)
 
 

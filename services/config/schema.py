@@ -266,7 +266,11 @@ INTERCEPTORS: dict[str, dict[str, Param]] = {
                "capacity": Param(to_int, 1000000, check=POSITIVE)},
 }
 
-SELECTORS: dict[str, dict[str, Param]] = {"replicating": {"optional": Param(to_list, [])}}
+SELECTORS: dict[str, dict[str, Param]] = {
+    "replicating": {"optional": Param(to_list, [])},
+    # mapping.VALUE and optional.VALUE: services/sources/selector.py
+    "multiplexing": {"header": Param(to_str, "flume.selector.header"),
+                     "default": Param(to_list, [])}}
 
 TABLES = {"source": SOURCES, "channel": CHANNELS, "sink": SINKS, "processor": PROCESSORS,
           "interceptor": INTERCEPTORS, "selector": SELECTORS}
@@ -284,7 +288,8 @@ IGNORED: dict[tuple[str, str], set[str]] = {("sink", "avro"): {"maxIoWorkers"}}
 # as raw strings in params[prefix + "*"], e.g. params["filegroups.*"] == {"f1": "/var/log/.*"}.
 PREFIXED: dict[tuple[str, str], tuple[str, ...]] = {
     ("source", "taildir"): ("filegroups.", "headers."),
-    ("interceptor", "regex_extractor"): ("serializers.",)}
+    ("interceptor", "regex_extractor"): ("serializers.",),
+    ("selector", "multiplexing"): ("mapping.", "optional.")}
 # Keys whose other values Flume supports and zflume does not yet (after lower-casing).
 SUPPORTED_VALUES: dict[tuple[str, str], dict[str, set[str]]] = {
     ("sink", "file_roll"): {"sink.serializer": {"text"}, "sink.pathManager": {"default"}},

@@ -32,7 +32,8 @@ SUPPORTED: dict[str, dict[str, str | None]] = {
                     "remove_header": _I + "RemoveHeaderInterceptor$Builder",
                     "search_replace": _I + "SearchAndReplaceInterceptor$Builder",
                     "dedupe": None},  # zflume's own
-    "selector": {"replicating": _C + "ReplicatingChannelSelector"},
+    "selector": {"replicating": _C + "ReplicatingChannelSelector",
+                 "multiplexing": _C + "MultiplexingChannelSelector"},
 }
 
 NOT_YET: dict[str, dict[str, str | None]] = {
@@ -57,8 +58,7 @@ NOT_YET: dict[str, dict[str, str | None]] = {
     "processor": {},
     "interceptor": {"uuid": _SOLR + "UUIDInterceptor$Builder",
                     "morphline": _SOLR + "MorphlineInterceptor$Builder"},
-    "selector": {"multiplexing": _C + "MultiplexingChannelSelector",
-                 "load_balancing": _C + "LoadBalancingChannelSelector"},
+    "selector": {"load_balancing": _C + "LoadBalancingChannelSelector"},
 }
 # Aliases above that are only class names in Flume (no alias): match them by class name only.
 _CLASS_ONLY = {("source", "kafka"), ("source", "twitter"), ("source", "scribe"),

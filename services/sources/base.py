@@ -1,8 +1,10 @@
-"""What every source process shares: interceptors, the replicating selector, and PUTs.
+"""What every source process shares: interceptors, the channel selector, and PUTs.
 
-A source hands `submit()` one Flume transaction (a batch of bodies); it is encoded once and PUT
-to every channel of the source, with a sequence number so a retry is stored once. It counts as
-accepted when every required channel stored it. The transactions submitted in one turn of the
+A source hands `submit()` one Flume transaction (a batch of bodies); it is encoded once per
+route (services/sources/selector.py: replicating, one route, every channel; multiplexing, a part
+per set of channels its events' header values pick) and PUT to the channels of its route, with
+a sequence number so a retry is stored once. It counts as accepted when every required channel
+stored each of its parts. The transactions submitted in one turn of the
 loop travel together in one PUT (up to GROUP_EVENTS events), each still stored all or nothing:
 per-message costs are paid per thousand events whatever the source's batchSize is. A FULL
 answer says how many of a PUT's transactions were stored; the rest are offered again after a
@@ -27,6 +29,7 @@ from services.pirate import Client, Pending
 from services.process import Process
 from services.sources import dedupe
 from services.sources.interceptors import chain
+from services.sources.selector import Route, make_selector
 
 WINDOW = 4
 GROUP_EVENTS = 1000  # events in one PUT before it leaves without waiting for the turn's end
@@ -36,14 +39,15 @@ PUT_MARGIN_S = 2.0  # beyond the channel's keep-alive before a PUT counts as los
 
 @dataclass
 class SourceTxn:
-    """One Flume put transaction: stored all or nothing."""
+    """One Flume put transaction (or one route's part of it): stored all or nothing."""
 
-    seq: int
+    route: Route
     blob: bytes
     n: int
     nbytes: int
     on_accepted: Callable[[], None] | None = None
     on_failed: Callable[[str], None] | None = None
+    seq: int = 0  # given when its PUT group leaves: a PUT's transactions are numbered in a row
 
 
 @dataclass
@@ -75,9 +79,8 @@ class SourceProcess(Process):
         self.conf = agent.sources[name]
         self.intercept = chain(self.conf.interceptors)
         self.deduper = dedupe.find(self.conf.interceptors)
-        selector = self.conf.selector
-        optional = set(selector.params.get("optional", [])) if selector else set()
-        self.required = {ch for ch in self.conf.channels if ch not in optional}
+        self.selector = make_selector(self.conf)
+        self.required = self.selector.possibly_required()
         self.clients: dict[str, Client] = {}
         self.put_timeout: dict[str, float] = {}
         for ch in self.conf.channels:
@@ -120,29 +123,43 @@ class SourceProcess(Process):
             if not bodies:
                 on_accepted()
                 return
-        self.seq += 1
-        txn = SourceTxn(self.seq, batch.encode(bodies, headers), len(bodies),
-                        sum(map(len, bodies)), on_accepted, on_failed)
+        parts = self.selector.split(bodies, headers)
+        if not parts:  # no channel wants these events (multiplexing without a default)
+            if on_accepted is not None:
+                on_accepted()
+            return
+        if len(parts) > 1:
+            on_accepted, on_failed = _all_parts(len(parts), on_accepted, on_failed)
         if self.forming and (on_failed is None) != (self.forming[0].on_failed is None):
             self._send_group(deadline_s)
         if not self.forming:
             self.after(0, lambda: self._send_group(deadline_s))  # at the end of this turn
-        self.forming.append(txn)
-        self.forming_events += txn.n
+        for part in parts:
+            self.forming.append(SourceTxn(part.route, batch.encode(part.bodies, part.headers),
+                                          len(part.bodies), sum(map(len, part.bodies)),
+                                          on_accepted, on_failed))
+            self.forming_events += len(part.bodies)
         if self.forming_events >= GROUP_EVENTS:
             self._send_group(deadline_s)
 
     def _send_group(self, deadline_s: float) -> None:
-        """PUT what this turn submitted, as one group, to every channel."""
+        """PUT what this turn submitted: one group per route, to the channels of its route."""
         if not self.forming:
             return
-        group = PutGroup(self.forming, set(self.required), {ch: 0 for ch in self.clients})
+        by_route: dict[Route, list[SourceTxn]] = {}
+        for txn in self.forming:
+            by_route.setdefault(txn.route, []).append(txn)
         self.forming, self.forming_events = [], 0
-        self.inflight[group.seq] = group
-        if group.fails_back and deadline_s > 0:
-            self.after(deadline_s, functools.partial(self._deadline_passed, group.seq))
-        for ch in self.clients:
-            self._put(ch, group)
+        for route, txns in by_route.items():
+            for txn in txns:
+                self.seq += 1
+                txn.seq = self.seq
+            group = PutGroup(txns, set(route.required), {ch: 0 for ch in route.channels})
+            self.inflight[group.seq] = group
+            if group.fails_back and deadline_s > 0:
+                self.after(deadline_s, functools.partial(self._deadline_passed, group.seq))
+            for ch in route.channels:
+                self._put(ch, group)
 
     @staticmethod
     def _remembering(deduper: dedupe.Deduper, ids: list[str], then: Callable[[], None] | None
@@ -249,3 +266,22 @@ class SourceProcess(Process):
         report = super().stats()
         report["InFlightBatchCount"] = len(self.inflight)
         return report
+
+
+def _all_parts(count: int, on_accepted: Callable[[], None] | None,
+               on_failed: Callable[[str], None] | None
+               ) -> tuple[Callable[[], None], Callable[[str], None] | None]:
+    """Callbacks for the `count` parts of one transaction: accepted once all are, failed
+    (once) as soon as one is."""
+    left = [count]
+
+    def accepted() -> None:
+        left[0] -= 1
+        if left[0] == 0 and on_accepted is not None:
+            on_accepted()
+
+    def failed(reason: str) -> None:
+        if left[0] > 0 and on_failed is not None:
+            left[0] = -1
+            on_failed(reason)
+    return accepted, (failed if on_failed is not None else None)

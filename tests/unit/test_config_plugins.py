@@ -148,14 +148,14 @@ def test_optional_channel_must_be_one_of_the_sources_channels(tmp_path: Path) ->
         (
             12,
             "a.sources.r1.selector.optional",
-            "optional channel c3 is not one of the source's channels",
+            "channel c3 is not one of the source's channels",
         )
     ]
 
 
 @pytest.mark.parametrize(
     "written",
-    ["multiplexing", "load_balancing", "org.apache.flume.channel.MultiplexingChannelSelector"],
+    ["load_balancing", "org.apache.flume.channel.LoadBalancingChannelSelector"],
 )
 def test_selectors_not_supported_yet(tmp_path: Path, written: str) -> None:
     assert problems(tmp_path, f"a.sources.r1.selector.type = {written}\n") == [
@@ -181,3 +181,20 @@ def test_a_regex_python_cannot_read_is_an_error_naming_the_key(tmp_path: Path) -
     extra = ("a.sources.r1.interceptors = f\na.sources.r1.interceptors.f.type = regex_filter\n"
              "a.sources.r1.interceptors.f.regex = ([a-z]\n")
     assert problems(tmp_path, extra)[0][:2] == (14, "a.sources.r1.interceptors.f.regex")
+
+
+def test_multiplexing_selector_is_typed_and_its_channels_checked(tmp_path: Path) -> None:
+    extra = ("a.sources.r1.selector.type = multiplexing\n"
+             "a.sources.r1.selector.header = state\n"
+             "a.sources.r1.selector.mapping.CZ = c1\n"
+             "a.sources.r1.selector.mapping.US = c1 c2\n"
+             "a.sources.r1.selector.optional.CZ = c2\n"
+             "a.sources.r1.selector.default = c2\n")
+    selector = source(tmp_path, extra).selector
+    assert selector is not None and selector.type == "multiplexing"
+    assert selector.params == {"header": "state", "default": ["c2"],
+                               "mapping.*": {"CZ": "c1", "US": "c1 c2"},
+                               "optional.*": {"CZ": "c2"}}
+    bad = extra.replace("mapping.US = c1 c2", "mapping.US = c9")
+    assert problems(tmp_path, bad) == [
+        (15, "a.sources.r1.selector.mapping.US", "channel c9 is not one of the source's channels")]
