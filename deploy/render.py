@@ -54,8 +54,9 @@ def components(agent: AgentConfig) -> list[tuple[str, str]]:
 
 def check_endpoints(agent: AgentConfig, run_dir: str) -> None:
     """Raise EndpointError now if any ipc path of the agent would be too long for the OS."""
-    for _, name in components(agent):
-        for role in ("ctl", "chan", "deliver", "results"):
+    for kind, name in components(agent):
+        endpoint(run_dir, agent.process_name(kind, name), "ctl")
+        for role in ("chan", "deliver", "results"):
             endpoint(run_dir, name, role)
 
 
@@ -81,7 +82,7 @@ def agent_programs(agent: AgentConfig, conf_file: str, run_dir: str, paths: Path
     """
     sections, names = [], []
     for kind, name in components(agent):
-        program = f"{agent.name}-{name}"
+        program = f"{agent.name}-{agent.process_name(kind, name)}"
         names.append(program)
         command = " ".join([paths.zflume, "component", "-f", _quote(conf_file),
                             "-n", conf_name or agent.name,

@@ -44,6 +44,7 @@ READABLE = int(zmq.POLLIN | zmq.POLLERR)
 READ_BURST = 64  # messages one handler reads per turn, so that one busy peer starves nobody
 
 Handler = Callable[[Any], None]
+KINDS = {"SOURCE": "source", "CHANNEL": "channel", "SINK": "sink", "SINK_GROUP": "router"}
 
 
 def waiting_messages(sock: zmq.Socket, limit: int = READ_BURST) -> Iterator[list[Any]]:
@@ -66,7 +67,8 @@ class Process:
         self.agent = agent
         self.name = name
         self.run_dir = run_dir
-        self.program = f"{agent.name}-{name}"
+        self.process_name = agent.process_name(KINDS[self.TYPE], name)
+        self.program = f"{agent.name}-{self.process_name}"
         self.log = component_logger(agent.name, self.TYPE, name)
         self.inc = messages.new_incarnation()
         self.ctx = zmq.Context()
@@ -81,7 +83,7 @@ class Process:
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._timer_ids = itertools.count()
         self._last_turn = time.monotonic()
-        ctl = self.socket(zmq.REP, bind=self.endpoint(name, "ctl"))
+        ctl = self.socket(zmq.REP, bind=self.endpoint(self.process_name, "ctl"))
         self.on(ctl, self._on_ctl)
 
     # -- wiring ---------------------------------------------------------------------------

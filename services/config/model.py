@@ -100,6 +100,15 @@ class AgentConfig:
         """Look a component up by kind (`source`, `channel`, `sink`) and name."""
         return {"source": self.sources, "channel": self.channels, "sink": self.sinks}[kind][name]
 
+    def process_name(self, kind: str, name: str) -> str:
+        """What a component's process is called (its program, its ctl socket): its own name,
+        or `name.kind` when a component of another kind has the same name, which Flume allows
+        (each kind has its own namespace; a name never holds a dot)."""
+        namespaces = {"source": self.sources, "channel": self.channels, "sink": self.sinks,
+                      "router": [g.router_name for g in self.groups]}
+        shared = sum(name in names for names in namespaces.values()) > 1
+        return f"{name}.{kind}" if shared else name
+
     def router(self, name: str) -> SinkGroup:
         """The sink group whose router process is called `name`."""
         return next(g for g in self.groups if g.router_name == name)

@@ -6,7 +6,7 @@ from services.config.components import written
 from services.config.model import AgentConfig, Component, SinkGroup
 from services.config.raw import WHAT, RawAgent, Report
 
-_Name = tuple[int, str, str, str]  # (line, name, description, key) of one program name
+_Name = tuple[int, str, str, str, str]  # (line, namespace, name, description, key)
 
 
 def check_wiring(raw: RawAgent, config: AgentConfig, report: Report) -> None:
@@ -57,27 +57,31 @@ def _warn_idle_channels(config: AgentConfig, report: Report) -> None:
 
 
 def _check_names(raw: RawAgent, groups: list[SinkGroup], report: Report) -> None:
-    """Every component and router becomes a supervisord program: their names must differ."""
-    seen: dict[str, tuple[str, int]] = {}
-    for line, name, description, key in sorted(_program_names(raw, groups), key=lambda n: n[0]):
-        if name in seen:
-            other, other_line = seen[name]
+    """Names are unique within a kind, as in Flume (a source and a channel may share one: their
+    processes are then told apart, AgentConfig.process_name); a sink group's router and an
+    implicit one share the routers' namespace."""
+    seen: dict[tuple[str, str], tuple[str, int]] = {}
+    for line, space, name, description, key in sorted(_program_names(raw, groups),
+                                                       key=lambda n: n[0]):
+        if (space, name) in seen:
+            other, other_line = seen[space, name]
             report.error(line, key, f"{description} has the same name as {other} "
-                         f"(line {other_line}); names must be unique within an agent")
+                         f"(line {other_line}); names must be unique within a kind")
         else:
-            seen[name] = (description, line)
+            seen[space, name] = (description, line)
 
 
 def _program_names(raw: RawAgent, groups: list[SinkGroup]) -> list[_Name]:
     """(line, name, description, key) of every listed component, then of implicit routers."""
     names: list[_Name] = []
     for kind, listing in raw.lists.items():
-        entry = listing.entry
-        names.extend((entry.line, n, f"{WHAT[kind]} {n}", entry.key) for n in listing.names)
+        entry, space = listing.entry, "router" if kind == "sinkgroup" else kind
+        names.extend((entry.line, space, n, f"{WHAT[kind]} {n}", entry.key)
+                     for n in listing.names)
     sinks = raw.lists.get("sink")
     for group in groups:
         if group.implicit and sinks is not None:
             router = group.router_name
             description = f"the router of sink {group.sinks[0]} ({router})"
-            names.append((sinks.entry.line, router, description, sinks.entry.key))
+            names.append((sinks.entry.line, "router", router, description, sinks.entry.key))
     return names

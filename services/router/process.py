@@ -101,7 +101,8 @@ class SinkRouter(Process):
             # Nothing is taken for a sink before it has answered once: a batch sent to a sink
             # that is still starting would only be rolled back.
             self.links[sink].alive = False
-            Pinger(self, self.endpoint(sink, "ctl"), interval_ms / 1000.0,
+            Pinger(self, self.endpoint(self.agent.process_name("sink", sink), "ctl"),
+                   interval_ms / 1000.0,
                    functools.partial(self._on_pong, sink), functools.partial(self._on_miss, sink))
 
     # -- taking ---------------------------------------------------------------------------------

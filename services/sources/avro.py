@@ -84,7 +84,8 @@ class AvroSource(SourceProcess):
         self.conns: dict[int, AvroConnection] = {}
         self.channel_seen: dict[str, float] = {}
         for ch in self.required:
-            Pinger(self, self.endpoint(ch, "ctl"), CHANNEL_PING_S,
+            Pinger(self, self.endpoint(self.agent.process_name("channel", ch), "ctl"),
+                   CHANNEL_PING_S,
                    functools.partial(self._channel_answered, ch), lambda: None)
         self.ip_filter = IpFilter(parse_rules(p["ipFilterRules"])) if p["ipFilter"] else None
         self.resolving: dict[Future[str], tuple[socket.socket, Any]] = {}

@@ -251,19 +251,14 @@ def test_group_naming_an_unknown_sink(tmp_path: Path) -> None:
     ]
 
 
-def test_group_named_like_a_sink(tmp_path: Path) -> None:
+def test_group_named_like_a_sink_is_told_apart(tmp_path: Path) -> None:
     text = (
         "a.sinkgroups = k3\na.sinkgroups.k3.sinks = k1 k2\n"
         "a.sinkgroups.k3.processor.type = failover\n"
     )
-    assert problems(tmp_path, text) == [
-        (
-            14,
-            "a.sinkgroups",
-            "sink group k3 has the same name as sink k3 (line 3); "
-            "names must be unique within an agent",
-        )
-    ]
+    agent = load(tmp_path, text)
+    assert (agent.process_name("router", "k3"), agent.process_name("sink", "k3")) == (
+        "k3.router", "k3.sink")
 
 
 def test_unknown_group_and_processor_keys_are_warnings(tmp_path: Path) -> None:

@@ -213,45 +213,31 @@ def test_transaction_capacity_above_capacity(tmp_path: Path) -> None:
     ]
 
 
-def test_source_and_sink_with_the_same_name(tmp_path: Path) -> None:
-    text = (
-        BASE.replace("a.sinks = k1", "a.sinks = k1 r1")
-        + "a.sinks.r1.type = null\na.sinks.r1.channel = c1\n"
-    )
-    assert problems(tmp_path, text) == [
-        (
-            3,
-            "a.sinks",
-            "sink r1 has the same name as source r1 (line 1); names must be unique within an agent",
-        )
-    ]
+def test_a_name_may_be_shared_across_kinds_as_flume_allows(tmp_path: Path) -> None:
+    """Each kind has its own namespace in Flume; the processes are then told apart."""
+    text = (BASE.replace("a.sinks = k1", "a.sinks = k1 r1")
+            .replace("a.channels = c1", "a.channels = c1 r1")
+            + "a.sinks.r1.type = null\na.sinks.r1.channel = c1\na.channels.r1.type = memory\n")
+    assert problems(tmp_path, text) == []
+    path = tmp_path / "shared.conf"
+    path.write_text(text)
+    agent = load_agent(str(path), "a")
+    assert [agent.process_name(kind, "r1") for kind in ("source", "channel", "sink")] == [
+        "r1.source", "r1.channel", "r1.sink"]
+    assert agent.process_name("channel", "c1") == "c1"
 
 
-def test_channel_named_like_a_source(tmp_path: Path) -> None:
-    text = BASE.replace("a.channels = c1", "a.channels = c1 r1") + "a.channels.r1.type = memory\n"
-    assert problems(tmp_path, text) == [
-        (
-            2,
-            "a.channels",
-            "channel r1 has the same name as source r1 (line 1); names must be unique "
-            "within an agent",
-        )
-    ]
-
-
-def test_sink_named_like_an_implicit_router(tmp_path: Path) -> None:
+def test_sink_named_like_an_implicit_router_is_told_apart(tmp_path: Path) -> None:
     text = (
         BASE.replace("a.sinks = k1", "a.sinks = k1 k1-router")
         + "a.sinks.k1-router.type = null\na.sinks.k1-router.channel = c1\n"
     )
-    assert problems(tmp_path, text) == [
-        (
-            3,
-            "a.sinks",
-            "the router of sink k1 (k1-router) has the same name as sink k1-router (line 3); "
-            "names must be unique within an agent",
-        )
-    ]
+    assert problems(tmp_path, text) == []
+    path = tmp_path / "router.conf"
+    path.write_text(text)
+    agent = load_agent(str(path), "a")
+    assert (agent.process_name("router", "k1-router"),
+            agent.process_name("sink", "k1-router")) == ("k1-router.router", "k1-router.sink")
 
 
 def test_empty_value_is_an_error(tmp_path: Path) -> None:
