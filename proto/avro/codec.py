@@ -15,6 +15,8 @@ input raises MalformedFrame, in time linear in its size.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from ..batch import Headers
 from .binary import LENGTHS, encode_long, read_block_count, read_bytes, read_varint
 from .errors import MalformedFrame
@@ -106,6 +108,8 @@ def _decode_events(buf: bytes, pos: int) -> tuple[Headers, list[bytes], int]:
             if reused:  # events sharing a map get a dict each: interceptors set headers in place
                 return [event_headers.copy() for event_headers in headers], bodies, pos
             return headers, bodies, pos
+        if headers is None:  # no header seen yet: the tight loop, until an event has one
+            pos, count = _bodies_without_headers(buf, pos, count, add_body)
         for _ in range(count):
             if not buf[pos]:  # IndexError when truncated
                 pos += 1
@@ -135,6 +139,35 @@ def _decode_events(buf: bytes, pos: int) -> tuple[Headers, list[bytes], int]:
             length >>= 1
             add_body(buf[pos:pos + length])
             pos += length
+
+
+def _bodies_without_headers(buf: bytes, pos: int, count: int,
+                            add_body: Callable[[bytes], None]) -> tuple[int, int]:
+    """The usual batch: events with the empty map (00) and bodies under 8 KiB (a 1- or 2-byte
+    length). Reads such events until `count` are done or one is not like that; returns the
+    position and how many events of the block are left for the general loop. A body running
+    past the end leaves `pos` past it, so the next read raises IndexError or the check at the
+    end fires: one comparison per batch instead of one per event, in the loop that is most of
+    a collector's CPU at big batches."""
+    size = len(buf)
+    for done in range(count):
+        if buf[pos]:  # a header map: IndexError when truncated
+            return pos, count - done
+        length = buf[pos + 1]
+        if length < 0x80:
+            start = pos + 2
+        elif buf[pos + 2] < 0x80:
+            length = (length & 0x7F) | buf[pos + 2] << 7
+            start = pos + 3
+        else:
+            return pos, count - done  # a longer length: the general loop reads it
+        if length & 1:
+            raise MalformedFrame(f"negative body length at offset {start}")
+        pos = start + (length >> 1)
+        add_body(buf[start:pos])  # past the end: short, and caught below or at the next event
+    if pos > size:
+        raise MalformedFrame(f"the last body runs {pos - size} bytes past the end")
+    return pos, 0
 
 
 def _decode_map(buf: bytes, pos: int) -> tuple[dict[str, str], int]:

@@ -130,10 +130,11 @@ def test_headers_must_match_bodies() -> None:
 def test_every_truncation_is_malformed(seed: int) -> None:
     rng = random.Random(seed)
     headers = [{"host": "peer", "seq": str(i), "ü": "ß" * 70} for i in range(4)]
-    data = encode_events(headers, [rng.randbytes(rng.choice([3, 150])) for _ in range(4)])
-    for cut in range(len(data)):
-        with pytest.raises(MalformedFrame):
-            decode_events(data[:cut])
+    bodies = [rng.randbytes(rng.choice([3, 150])) for _ in range(4)]
+    for data in (encode_events(headers, bodies), encode_events(None, bodies)):
+        for cut in range(len(data)):
+            with pytest.raises(MalformedFrame):
+                decode_events(data[:cut])
     single = encode_event(headers[0], b"body")
     for cut in range(len(single)):
         with pytest.raises(MalformedFrame):
@@ -156,6 +157,8 @@ def test_random_garbage_is_malformed_or_decodes_never_anything_else() -> None:
     encode_long(1) + encode_long(2**40),                # a map block of 2**40 entries
     encode_long(1) + b"\x00" + encode_long(2**60),      # a body of 2**60 bytes
     encode_long(1) + b"\x00" + encode_long(-1),         # a negative body length
+    encode_long(2) + b"\x00" + encode_long(100) + b"x" * 40,  # bodies past the end
+    encode_long(2) + b"\x00\x02x\x00" + encode_long(-70),   # a negative 2-byte body length
     encode_long(1) + encode_long(1) + encode_long(-3),  # a negative key length
     encode_long(-1) + encode_long(-5),                  # a negative block byte size
     b"\xff" * 11,                                       # an 11-byte varint
