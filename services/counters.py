@@ -26,6 +26,7 @@ ANY_SOURCE = ("DuplicateDroppedCount",)  # the dedupe interceptor
 LISTENING_SOURCE = ("BindFailureCount",)  # sources/listener.py
 AVRO_SOURCE = (*LISTENING_SOURCE, "MalformedFrameCount", "RefusedConnectionCount",
                "StalledConnectionCount", "DeniedConnectionCount", "TlsFailureCount")
+HTTP_SOURCE = (*LISTENING_SOURCE, "RefusedConnectionCount", "IdleClosedCount")
 SEQ_SOURCE = ("GeneratedCount",)
 SPOOLDIR_SOURCE = ("TruncatedLineCount", "CompletedFileCount", "FailedFileCount")
 FILE_CHANNEL = ("LogSyncCount", "LogFileCount", "CheckpointWriteErrorCount", "Unhealthy",

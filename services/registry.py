@@ -14,6 +14,7 @@ CLASSES: dict[tuple[str, str], str] = {
     ("source", "seq"): "services.sources.seq:SeqSource",
     ("source", "netcat"): "services.sources.netcat:NetcatSource",
     ("source", "avro"): "services.sources.avro:AvroSource",
+    ("source", "http"): "services.sources.http:HttpSource",
     ("source", "taildir"): "services.sources.taildir:TaildirSource",
     ("source", "spooldir"): "services.sources.spooldir:SpoolDirSource",
     ("channel", "file"): "services.channels.file:FileChannel",

@@ -15,6 +15,7 @@ from services.config.model import Component, Plugin
 from services.config.properties import Entry
 from services.config.raw import KeySet, RawAgent, Report
 from services.config.typenames import resolve
+from services.sources.http_handlers import JSON_HANDLER, make_handler
 from services.sources.ipfilter import parse_rules
 
 # Keys of a source or sink that the loader reads itself rather than through the type's table.
@@ -131,6 +132,8 @@ def build_source(raw: RawAgent, name: str, report: Report) -> Component | None:
     if kind is None:
         return None
     params = apply_schema(("source", kind), keys.without(*_SOURCE_WIRING), keys, report)
+    if kind == "http":
+        _check_http_handler(params, keys, report)
     if "ipFilter" in params:
         _check_ip_filter(params, keys, report)
     if params.get("ssl"):
@@ -149,6 +152,16 @@ def _check_ip_filter(params: dict[str, Any], keys: KeySet, report: Report) -> No
             report.error(line, key, str(exc))
         elif params["ipFilterRules"].strip():
             report.warn(line, key, f"{exc}; ignored while ipFilter is false")
+
+
+def _check_http_handler(params: dict[str, Any], keys: KeySet, report: Report) -> None:
+    """An unknown handler class or a bad handler.* value stops the agent, as in Flume."""
+    try:
+        make_handler(params.get("handler", JSON_HANDLER), params.get("handler.*", {}))
+    except ValueError as exc:
+        named = [f"handler.{k}" for k in params.get("handler.*", {}) if f"handler.{k} " in str(exc)]
+        line, key = written(keys, *named, "handler")
+        report.error(line, key, str(exc))
 
 
 def _check_tls(params: dict[str, Any], keys: KeySet, report: Report,

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from services.config.model import Component
+from services.sources.http_handlers import JSON_HANDLER
 from services.sources.interceptors import java_regex
 
 Check = Callable[[Any], "str | None"]
@@ -189,6 +190,12 @@ SOURCES: dict[str, dict[str, Param]] = {
              # checked in services.config.components, as Flume does: only when ipFilter is on
              "ipFilter": Param(to_bool, False), "ipFilterRules": Param(to_str, ""),
              **TLS_SOURCE},
+    "http": {"bind": Param(to_str, "0.0.0.0"), "port": req(to_int, PORT),
+             "handler": Param(to_str, JSON_HANDLER),  # handler.*: services/sources/http_handlers
+             "put-timeout": Param(to_int, 2000, check=POSITIVE),  # zflume, ms
+             "max-request-bytes": Param(to_int, 104857600, check=POSITIVE),  # zflume
+             "max-connections": Param(to_int, 1000, check=POSITIVE),  # zflume
+             "idle-timeout": Param(to_int, 30000, check=POSITIVE)},  # zflume: Jetty's, ms
 }
 
 _HOME = "~/.flume/file-channel"
@@ -282,12 +289,16 @@ UNSUPPORTED: dict[tuple[str, str], dict[str, str | None]] = {
                           "encryption.activeKey": None, "encryption.cipherProvider": None,
                           "encryption.keyProvider": None, "use-log-replay-v1": "false",
                           "use-fast-replay": "false"},
+    # HTTPS is not there yet for the HTTP source (the avro source has it)
+    ("source", "http"): {"ssl": "false", "enableSSL": "false", "keystore": None,
+                         "keystore-password": None, "keystorePassword": None},
 }
 IGNORED: dict[tuple[str, str], set[str]] = {("sink", "avro"): {"maxIoWorkers"}}
 # Keys under a prefix whose rest is the user's own name (`filegroups.f1`, `headers.f1.k`): kept
 # as raw strings in params[prefix + "*"], e.g. params["filegroups.*"] == {"f1": "/var/log/.*"}.
 PREFIXED: dict[tuple[str, str], tuple[str, ...]] = {
     ("source", "taildir"): ("filegroups.", "headers."),
+    ("source", "http"): ("handler.",),
     ("interceptor", "regex_extractor"): ("serializers.",),
     ("selector", "multiplexing"): ("mapping.", "optional.")}
 # Keys whose other values Flume supports and zflume does not yet (after lower-casing).

@@ -282,3 +282,20 @@ def test_batch_size_helper() -> None:
     assert schema.batch_size(component("sink", "file_roll", {"sink.batchSize": 9})) == 9
     assert schema.batch_size(component("sink", "null", {"batchSize": 8})) == 8
     assert schema.batch_size(component("sink", "avro", {"batch-size": 7})) == 7
+
+
+def test_http_source_defaults_and_handler_errors(tmp_path: Path) -> None:
+    assert params(tmp_path, "http", extra="a.sources.r1.port = 8080\n")[0] == {
+        "bind": "0.0.0.0", "port": 8080, "handler": "org.apache.flume.source.http.JSONHandler",
+        "put-timeout": 2000, "max-request-bytes": 104857600, "max-connections": 1000,
+        "idle-timeout": 30000, "handler.*": {}}
+    blob = "a.sources.r1.handler = org.apache.flume.sink.solr.morphline.BlobHandler\n"
+    assert problems(tmp_path, config("http", extra="a.sources.r1.port = 1\n" + blob
+                                     + "a.sources.r1.handler.maxBlobLength = 0\n")) == [
+        (11, "a.sources.r1.handler.maxBlobLength",
+         "handler.maxBlobLength must be greater than zero, not 0")]
+    errors = problems(tmp_path, config("http", extra="a.sources.r1.port = 1\n"
+                                       "a.sources.r1.handler = com.example.Mine\n"
+                                       "a.sources.r1.enableSSL = true\n"))
+    assert [(line, key) for line, key, _ in errors] == [(10, "a.sources.r1.handler"),
+                                                       (11, "a.sources.r1.enableSSL")]

@@ -60,7 +60,6 @@ def test_channel_types(tmp_path: Path, written: str) -> None:
     ("kind_line", "written"),
     [
         (7, "thrift"),
-        (7, "http"),
         (7, "jms"),
         (7, "netcatudp"),
         (7, "multiport_syslogtcp"),
