@@ -261,6 +261,8 @@ INTERCEPTORS: dict[str, dict[str, Param]] = {
              "preserveExisting": Param(to_bool, False)},
     "static": {"key": Param(to_str, "key"), "value": Param(to_str, "value"),
                "preserveExisting": Param(to_bool, True)},
+    "uuid": {"headerName": Param(to_str, "id"), "preserveExisting": Param(to_bool, True),
+             "prefix": Param(to_str, "")},
     "regex_filter": {"regex": Param(to_regex, ".*"), "excludeEvents": Param(to_bool, False)},
     # serializers.NAME.name is the header of group i; .type only the pass-through one
     "regex_extractor": {"regex": req(to_regex), "serializers": Param(to_list, [])},

@@ -31,6 +31,7 @@ SUPPORTED: dict[str, dict[str, str | None]] = {
                     "regex_extractor": _I + "RegexExtractorInterceptor$Builder",
                     "remove_header": _I + "RemoveHeaderInterceptor$Builder",
                     "search_replace": _I + "SearchAndReplaceInterceptor$Builder",
+                    "uuid": _SOLR + "UUIDInterceptor$Builder",
                     "dedupe": None},  # zflume's own
     "selector": {"replicating": _C + "ReplicatingChannelSelector",
                  "multiplexing": _C + "MultiplexingChannelSelector"},
@@ -56,8 +57,7 @@ NOT_YET: dict[str, dict[str, str | None]] = {
              "hive": _K + "hive.HiveSink", "http": _K + "http.HttpSink",
              "kafka": _K + "kafka.KafkaSink", "kite_dataset": _K + "kite.DatasetSink"},
     "processor": {},
-    "interceptor": {"uuid": _SOLR + "UUIDInterceptor$Builder",
-                    "morphline": _SOLR + "MorphlineInterceptor$Builder"},
+    "interceptor": {"morphline": _SOLR + "MorphlineInterceptor$Builder"},
     "selector": {"load_balancing": _C + "LoadBalancingChannelSelector"},
 }
 # Aliases above that are only class names in Flume (no alias): match them by class name only.

@@ -1,5 +1,5 @@
 """Flume's built-in interceptors (docs/flume.md 4.9): timestamp, host, static, regex_filter,
-regex_extractor, remove_header, search_replace.
+regex_extractor, remove_header, search_replace, and morphline's uuid (a random UUID per event).
 
 They work on a batch's columns, bodies and one header dict per event, so that a source without
 interceptors never builds per-event dicts at all; `chain` runs them in listed order. An
@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import socket
 import time
+import uuid
 from typing import Callable
 
 from services.config.model import Plugin
@@ -126,6 +127,10 @@ def build(plugin: Plugin) -> Interceptor:
     if plugin.type == "static":
         value = p["value"]
         return _setter(p["key"], p["preserveExisting"], lambda: value)
+    if plugin.type == "uuid":
+        prefix = p["prefix"]
+        return _setter(p["headerName"], p["preserveExisting"],
+                       lambda: prefix + str(uuid.uuid4()))
     if plugin.type == "regex_filter":
         return _regex_filter(java_regex(p["regex"]), p["excludeEvents"])
     if plugin.type == "regex_extractor":

@@ -100,7 +100,6 @@ def test_interceptor_without_type(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "written",
     [
-        "org.apache.flume.sink.solr.morphline.UUIDInterceptor$Builder",
         "org.apache.flume.sink.solr.morphline.MorphlineInterceptor$Builder",
     ],
 )
@@ -198,3 +197,10 @@ def test_multiplexing_selector_is_typed_and_its_channels_checked(tmp_path: Path)
     bad = extra.replace("mapping.US = c1 c2", "mapping.US = c9")
     assert problems(tmp_path, bad) == [
         (15, "a.sources.r1.selector.mapping.US", "channel c9 is not one of the source's channels")]
+
+
+def test_morphline_uuid_interceptor_loads_by_its_builder_class(tmp_path: Path) -> None:
+    extra = ("a.sources.r1.interceptors = i\na.sources.r1.interceptors.i.type = "
+             "org.apache.flume.sink.solr.morphline.UUIDInterceptor$Builder\n"
+             "a.sources.r1.interceptors.i.prefix = web-\n")
+    assert problems(tmp_path, extra) == []

@@ -140,3 +140,14 @@ def test_remove_header_by_name_list_and_pattern() -> None:
 def test_search_replace_rewrites_bodies_with_java_group_references() -> None:
     replace = plugin("search_replace", searchPattern=r"(\d+)\.(\d+)", replaceString="$2.$1")
     assert chain([replace])([b"v 1.2 and 3.4"], None)[0] == [b"v 2.1 and 4.3"]
+
+
+def test_uuid_gives_each_event_its_own_prefixed_id_and_keeps_existing_ones() -> None:
+    """Flume's TestUUIDInterceptor: header `id`, preserveExisting true, an optional prefix."""
+    headers: list[dict[str, str]] = [{}, {}, {"id": "mine"}]
+    run(plugin("uuid"), headers)
+    assert headers[2] == {"id": "mine"}
+    assert len(headers[0]["id"]) == 36 and headers[0]["id"] != headers[1]["id"]
+    headers = [{"id": "mine"}]
+    run(plugin("uuid", headerName="id", preserveExisting=False, prefix="host1-"), headers)
+    assert headers[0]["id"].startswith("host1-") and len(headers[0]["id"]) == 42
