@@ -279,7 +279,9 @@ SELECTORS: dict[str, dict[str, Param]] = {
     "replicating": {"optional": Param(to_list, [])},
     # mapping.VALUE and optional.VALUE: services/sources/selector.py
     "multiplexing": {"header": Param(to_str, "flume.selector.header"),
-                     "default": Param(to_list, [])}}
+                     "default": Param(to_list, [])},
+    "load_balancing": {"policy": Param(lower, "round_robin",
+                                       check=one_of("round_robin", "random"))}}
 
 TABLES = {"source": SOURCES, "channel": CHANNELS, "sink": SINKS, "processor": PROCESSORS,
           "interceptor": INTERCEPTORS, "selector": SELECTORS}

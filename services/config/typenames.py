@@ -34,7 +34,8 @@ SUPPORTED: dict[str, dict[str, str | None]] = {
                     "uuid": _SOLR + "UUIDInterceptor$Builder",
                     "dedupe": None},  # zflume's own
     "selector": {"replicating": _C + "ReplicatingChannelSelector",
-                 "multiplexing": _C + "MultiplexingChannelSelector"},
+                 "multiplexing": _C + "MultiplexingChannelSelector",
+                 "load_balancing": _C + "LoadBalancingChannelSelector"},
 }
 
 NOT_YET: dict[str, dict[str, str | None]] = {
@@ -58,7 +59,7 @@ NOT_YET: dict[str, dict[str, str | None]] = {
              "kafka": _K + "kafka.KafkaSink", "kite_dataset": _K + "kite.DatasetSink"},
     "processor": {},
     "interceptor": {"morphline": _SOLR + "MorphlineInterceptor$Builder"},
-    "selector": {"load_balancing": _C + "LoadBalancingChannelSelector"},
+    "selector": {},
 }
 # Aliases above that are only class names in Flume (no alias): match them by class name only.
 _CLASS_ONLY = {("source", "kafka"), ("source", "twitter"), ("source", "scribe"),

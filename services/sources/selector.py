@@ -5,12 +5,15 @@
                   `optional.VALUE` optional ones, `default` the required channels of a value
                   that has no mapping (or of an event without the header); an event with
                   neither goes nowhere, as in Flume
+    load_balancing  (Flume 1.11) each event to one channel, the next one in turn
+                  (`policy` round_robin) or one picked at random (`policy` random)
 
 A source's transaction is split into one part per route (the channels an event goes to and
 which of them are required), in order of first appearance, each part still one transaction.
 """
 from __future__ import annotations
 
+import random
 from typing import NamedTuple
 
 from proto.batch import Headers
@@ -78,10 +81,34 @@ class Selector:
                 for route, (part_bodies, part_headers) in parts.items() if route.channels]
 
 
+class LoadBalancingSelector(Selector):
+    """One channel per event, every channel required for the events it is given."""
+
+    def __init__(self, channels: list[str], policy: str) -> None:
+        super().__init__(channels, set())
+        self.random = policy == "random"
+        self.next = 0  # round_robin: the channel index of the next event
+        self.singles = [Route((ch,), frozenset((ch,))) for ch in channels]
+
+    def split(self, bodies: list[bytes], headers: Headers) -> list[Part]:
+        n = len(self.order)
+        if self.random:
+            picks = [random.randrange(n) for _ in bodies]
+            chosen = [[i for i, pick in enumerate(picks) if pick == j] for j in range(n)]
+        else:
+            chosen = [list(range((j - self.next) % n, len(bodies), n)) for j in range(n)]
+            self.next = (self.next + len(bodies)) % n
+        return [Part(self.singles[j], [bodies[i] for i in indexes],
+                     [headers[i] for i in indexes] if headers else None)
+                for j, indexes in enumerate(chosen) if indexes]
+
+
 def make_selector(source: Component) -> Selector:
     """The source's selector from its typed config (replicating when none is configured)."""
     selector = source.selector
     params = selector.params if selector else {}
+    if selector is not None and selector.type == "load_balancing":
+        return LoadBalancingSelector(source.channels, params["policy"])
     if selector is None or selector.type != "multiplexing":
         return Selector(source.channels, set(params.get("optional", [])))
     return Selector(source.channels, set(), params["header"],

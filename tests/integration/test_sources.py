@@ -1,4 +1,4 @@
-"""Sources under real agents: seq, exec, netcat and the replicating selector."""
+"""Sources under real agents: seq, exec, netcat, the replicating and load_balancing selectors."""
 from __future__ import annotations
 
 import contextlib
@@ -213,6 +213,31 @@ a.channels.c2.capacity = 1000
 """)
     assert sorted(all_lines(tmp_path, "k1", 1000)) == list(range(1000))
     assert sorted(all_lines(tmp_path, "k2", 1000)) == list(range(1000))
+
+
+def test_load_balancing_selector_gives_each_event_to_one_channel(
+        tmp_path: Path, agents: list[Agent]) -> None:
+    """When a source load-balances over two channels (round_robin), the two sinks together
+    receive every event once, half each."""
+    start(tmp_path, agents, f"""
+a.sources = s
+a.channels = c1 c2
+a.sinks = k1 k2
+a.sources.s.type = seq
+a.sources.s.totalEvents = 1000
+a.sources.s.batchSize = 100
+a.sources.s.channels = c1 c2
+a.sources.s.selector.type = load_balancing
+a.channels.c1.type = memory
+a.channels.c1.capacity = 1000
+a.channels.c2.type = memory
+a.channels.c2.capacity = 1000
+{SINK.format(k="k1", c="c1")}
+{SINK.format(k="k2", c="c2")}
+""")
+    first, second = all_lines(tmp_path, "k1", 500), all_lines(tmp_path, "k2", 500)
+    assert sorted(first + second) == list(range(1000))
+    assert sorted(first) == list(range(0, 1000, 2))
 
 
 def test_exec_child_dies_with_a_killed_source(tmp_path: Path, agents: list[Agent]) -> None:

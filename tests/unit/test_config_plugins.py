@@ -156,10 +156,13 @@ def test_optional_channel_must_be_one_of_the_sources_channels(tmp_path: Path) ->
     "written",
     ["load_balancing", "org.apache.flume.channel.LoadBalancingChannelSelector"],
 )
-def test_selectors_not_supported_yet(tmp_path: Path, written: str) -> None:
-    assert problems(tmp_path, f"a.sources.r1.selector.type = {written}\n") == [
-        (12, "a.sources.r1.selector.type", f"type {written} is not supported yet")
-    ]
+def test_load_balancing_selector_takes_flume_policies(tmp_path: Path, written: str) -> None:
+    assert source(tmp_path, f"a.sources.r1.selector.type = {written}\n").selector.params == {
+        "policy": "round_robin"}
+    assert problems(tmp_path, f"a.sources.r1.selector.type = {written}\n"
+                              "a.sources.r1.selector.policy = weighted\n") == [
+        (13, "a.sources.r1.selector.policy",
+         "must be one of round_robin, random, not weighted")]
 
 
 def test_regex_interceptors_are_typed_with_flume_defaults(tmp_path: Path) -> None:
