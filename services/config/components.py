@@ -16,6 +16,7 @@ from services.config.properties import Entry
 from services.config.raw import KeySet, RawAgent, Report
 from services.config.typenames import resolve
 from services.sources.http_handlers import JSON_HANDLER, make_handler
+from services.sources.interceptors import serializers
 from services.sources.ipfilter import parse_rules
 
 # Keys of a source or sink that the loader reads itself rather than through the type's table.
@@ -261,5 +262,13 @@ def _interceptor(keys: KeySet, name: str, listing: Entry | None,
     kind = resolve_type("interceptor", f"interceptor {name}", sub, report)
     if kind is None:
         return None
-    return Plugin(name, kind, apply_schema(("interceptor", kind), sub.without("type"), sub, report))
+    params = apply_schema(("interceptor", kind), sub.without("type"), sub, report)
+    if kind == "regex_extractor" and "serializers" in params:
+        try:
+            serializers(params["serializers"], params["serializers.*"])
+        except ValueError as exc:
+            line, key = written(sub, *(f"serializers.{k}" for k in params["serializers.*"]
+                                       if f"serializers.{k} " in str(exc)), "serializers")
+            report.error(line, key, str(exc))
+    return Plugin(name, kind, params)
 

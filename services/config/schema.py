@@ -264,7 +264,7 @@ INTERCEPTORS: dict[str, dict[str, Param]] = {
     "uuid": {"headerName": Param(to_str, "id"), "preserveExisting": Param(to_bool, True),
              "prefix": Param(to_str, "")},
     "regex_filter": {"regex": Param(to_regex, ".*"), "excludeEvents": Param(to_bool, False)},
-    # serializers.NAME.name is the header of group i; .type only the pass-through one
+    # serializers.NAME.name is the header of group i, .type DEFAULT or the millis one (.pattern)
     "regex_extractor": {"regex": req(to_regex), "serializers": Param(to_list, [])},
     "remove_header": {"withName": Param(to_str, ""), "fromList": Param(to_str, ""),
                       "fromListSeparator": Param(to_regex, r"\s*,\s*"),

@@ -9,6 +9,7 @@ Java's regular expressions, which Python's `re` reads once `(?<name>` is spelled
 """
 from __future__ import annotations
 
+import datetime
 import re
 import socket
 import time
@@ -19,6 +20,7 @@ from services.config.model import Plugin
 
 Headers = list[dict[str, str]]
 Interceptor = Callable[[list[bytes], Headers], tuple[list[bytes], Headers]]
+Serializer = Callable[[str], "str | None"]  # None: the header is not set
 Chain = Callable[[list[bytes], "Headers | None"], tuple[list[bytes], "Headers | None"]]
 _NAMED_GROUP = re.compile(r"\(\?<(?=[A-Za-z])")
 _GROUP_REF = re.compile(r"\$(?:(\d+)|\{(\w+)\})")
@@ -84,16 +86,96 @@ def _regex_filter(regex: re.Pattern[str], exclude: bool) -> Interceptor:
     return apply
 
 
-def _regex_extractor(regex: re.Pattern[str], names: list[str]) -> Interceptor:
-    """Group i of the first match in the body becomes header names[i-1]."""
+MILLIS_SERIALIZER = "org.apache.flume.interceptor.RegexExtractorInterceptorMillisSerializer"
+# Joda-Time pattern letters -> strptime directives (the ones date patterns in configs use)
+_JODA = [("yyyy", "%Y"), ("yy", "%y"), ("MMMM", "%B"), ("MMM", "%b"), ("MM", "%m"),
+         ("dd", "%d"), ("d", "%d"), ("HH", "%H"), ("H", "%H"), ("hh", "%I"), ("mm", "%M"),
+         ("ss", "%S"), ("SSS", "%f"), ("a", "%p"), ("EEE", "%a"), ("Z", "%z"), ("M", "%m")]
+
+
+def joda_format(pattern: str) -> str:
+    """A Joda DateTimeFormat pattern as a strptime format; ValueError for a letter it has no
+    equivalent for. 'quoted' text is literal, as in Joda."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern[i] == "'":
+            end = pattern.find("'", i + 1)
+            end = len(pattern) if end < 0 else end
+            out.append(pattern[i + 1:end].replace("%", "%%") or "'")
+            i = end + 1
+            continue
+        token = next((t for t in _JODA if pattern.startswith(t[0], i)), None)
+        if token is not None:
+            out.append(token[1])
+            i += len(token[0])
+        elif pattern[i].isalpha():
+            raise ValueError(f"pattern letter {pattern[i]} of '{pattern}' is not supported")
+        else:
+            out.append(pattern[i].replace("%", "%%"))
+            i += 1
+    return "".join(out)
+
+
+def millis_serializer(pattern: str) -> Serializer:
+    """Flume's RegexExtractorInterceptorMillisSerializer: the value read with the pattern, in
+    the machine's time zone unless the pattern has one, as epoch milliseconds. Where Joda
+    throws for a value the pattern does not fit (and Flume's source fails the batch), the
+    header is left unset."""
+    if not pattern:
+        raise ValueError("the millis serializer needs a pattern")
+    fmt = joda_format(pattern)
+
+    def serialize(value: str) -> str | None:
+        try:
+            parsed = datetime.datetime.strptime(value, fmt)
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.astimezone()  # a naive time is local time
+        return str(int(parsed.timestamp() * 1000))
+    return serialize
+
+
+def serializers(listed: list[str], settings: dict[str, str]
+                ) -> list[tuple[str, Serializer]]:
+    """(header, serializer) per group, from serializers.NAME.name / .type / .pattern;
+    ValueError names what is wrong."""
+    out: list[tuple[str, Serializer]] = []
+    for name in listed:
+        header = settings.get(f"{name}.name", "")
+        if not header:
+            raise ValueError(f"serializers.{name}.name is missing or empty")
+        kind = settings.get(f"{name}.type", "DEFAULT")
+        if kind == "DEFAULT" or kind.endswith("RegexExtractorInterceptorPassThroughSerializer"):
+            out.append((header, _same))
+        elif kind == MILLIS_SERIALIZER:
+            pattern = settings.get(f"{name}.pattern", "")
+            if not pattern:
+                raise ValueError(f"serializers.{name}.type {kind} needs serializers.{name}.pattern")
+            try:
+                out.append((header, millis_serializer(pattern)))
+            except ValueError as exc:
+                raise ValueError(f"serializers.{name}.pattern {exc}") from None
+        else:
+            raise ValueError(f"serializers.{name}.type {kind} is not supported")
+    return out
+
+
+def _same(value: str) -> str | None:
+    return value
+
+
+def _regex_extractor(regex: re.Pattern[str],
+                     named: list[tuple[str, Serializer]]) -> Interceptor:
+    """Group i of the first match in the body becomes header named[i-1], serialized."""
     def apply(bodies: list[bytes], headers: Headers) -> tuple[list[bytes], Headers]:
         for body, event_headers in zip(bodies, headers, strict=True):
             match = regex.search(_text(body))
             if match is not None:
                 # groups beyond the serializers set no header, as in Flume
-                for name, value in zip(names, match.groups(), strict=False):
-                    if value is not None:
-                        event_headers[name] = value
+                for (name, serialize), value in zip(named, match.groups(), strict=False):
+                    if value is not None and (text := serialize(value)) is not None:
+                        event_headers[name] = text
         return bodies, headers
     return apply
 
@@ -134,9 +216,8 @@ def build(plugin: Plugin) -> Interceptor:
     if plugin.type == "regex_filter":
         return _regex_filter(java_regex(p["regex"]), p["excludeEvents"])
     if plugin.type == "regex_extractor":
-        serializers = p["serializers.*"]
         return _regex_extractor(java_regex(p["regex"]),
-                                [serializers[f"{s}.name"] for s in p["serializers"]])
+                                serializers(p["serializers"], p["serializers.*"]))
     if plugin.type == "remove_header":
         listed = set(re.split(p["fromListSeparator"], p["fromList"])) if p["fromList"] else set()
         return _remove_header(p["withName"], listed - {""},

@@ -207,3 +207,20 @@ def test_morphline_uuid_interceptor_loads_by_its_builder_class(tmp_path: Path) -
              "org.apache.flume.sink.solr.morphline.UUIDInterceptor$Builder\n"
              "a.sources.r1.interceptors.i.prefix = web-\n")
     assert problems(tmp_path, extra) == []
+
+
+def test_regex_extractor_serializer_errors_name_their_key(tmp_path: Path) -> None:
+    extra = ("a.sources.r1.interceptors = e\na.sources.r1.interceptors.e.type = regex_extractor\n"
+             "a.sources.r1.interceptors.e.regex = (\\\\d+)\n"
+             "a.sources.r1.interceptors.e.serializers = s1\n"
+             "a.sources.r1.interceptors.e.serializers.s1.name = n\n"
+             "a.sources.r1.interceptors.e.serializers.s1.type = org.apache.flume.interceptor."
+             "RegexExtractorInterceptorMillisSerializer\n")
+    assert problems(tmp_path, extra) == [
+        (17, "a.sources.r1.interceptors.e.serializers.s1.type",
+         "serializers.s1.type org.apache.flume.interceptor.RegexExtractorInterceptorMillis"
+         "Serializer needs serializers.s1.pattern")]
+    assert problems(tmp_path, extra + "a.sources.r1.interceptors.e.serializers.s1.pattern = "
+                                      "yyyy-MM-dd qq\n") == [
+        (18, "a.sources.r1.interceptors.e.serializers.s1.pattern",
+         "serializers.s1.pattern pattern letter q of 'yyyy-MM-dd qq' is not supported")]

@@ -5,9 +5,17 @@ import socket
 import time
 from typing import Any
 
+import pytest
+
 from services.config.model import Plugin
 from services.config.schema import INTERCEPTORS
-from services.sources.interceptors import build, chain
+from services.sources.interceptors import (
+    MILLIS_SERIALIZER,
+    build,
+    chain,
+    millis_serializer,
+    serializers,
+)
 
 
 def plugin(kind: str, **params: Any) -> Plugin:
@@ -151,3 +159,28 @@ def test_uuid_gives_each_event_its_own_prefixed_id_and_keeps_existing_ones() -> 
     headers = [{"id": "mine"}]
     run(plugin("uuid", headerName="id", preserveExisting=False, prefix="host1-"), headers)
     assert headers[0]["id"].startswith("host1-") and len(headers[0]["id"]) == 42
+
+
+def test_millis_serializer_reads_a_joda_pattern_as_local_epoch_millis() -> None:
+    """Flume's TestRegexExtractorInterceptorMillisSerializer: the printed time comes back."""
+    now = int(time.time())
+    printed = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
+    assert millis_serializer("yyyy-MM-dd HH:mm:ss")(printed) == str(now * 1000)
+    assert millis_serializer("dd/MMM/yyyy:HH:mm:ss.SSS Z")(
+        "10/Oct/2000:13:55:36.250 -0700") == "971211336250"
+    assert millis_serializer("yyyy-MM-dd'T'HH:mm")("not a date") is None
+    for bad in ("", "ABCDEFG"):
+        with pytest.raises(ValueError):
+            millis_serializer(bad)
+
+
+def test_regex_extractor_serializes_each_group_with_its_serializer() -> None:
+    settings = {"s1.name": "when", "s1.type": MILLIS_SERIALIZER,
+                "s1.pattern": "yyyy-MM-dd HH:mm:ss Z", "s2.name": "level"}
+    p = plugin("regex_extractor", regex=r"^(\d+-\d+-\d+ \d+:\d+:\d+ \S+) (\w+)",
+               serializers=["s1", "s2"], **{"serializers.*": settings})
+    headers: list[dict[str, str]] = [{}]
+    build(p)([b"2012-10-17 14:34:44 +0000 WARN disk"], headers)
+    assert headers == [{"when": "1350484484000", "level": "WARN"}]
+    with pytest.raises(ValueError, match="serializers.s2.type"):
+        serializers(["s2"], {"s2.name": "x", "s2.type": "com.example.Mine"})
