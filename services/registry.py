@@ -15,6 +15,7 @@ CLASSES: dict[tuple[str, str], str] = {
     ("source", "netcat"): "services.sources.netcat:NetcatSource",
     ("source", "avro"): "services.sources.avro:AvroSource",
     ("source", "http"): "services.sources.http:HttpSource",
+    ("source", "netcatudp"): "services.sources.netcatudp:NetcatUdpSource",
     ("source", "taildir"): "services.sources.taildir:TaildirSource",
     ("source", "spooldir"): "services.sources.spooldir:SpoolDirSource",
     ("channel", "file"): "services.channels.file:FileChannel",

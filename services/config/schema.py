@@ -190,6 +190,8 @@ SOURCES: dict[str, dict[str, Param]] = {
              # checked in services.config.components, as Flume does: only when ipFilter is on
              "ipFilter": Param(to_bool, False), "ipFilterRules": Param(to_str, ""),
              **TLS_SOURCE},
+    "netcatudp": {"bind": Param(to_str, "0.0.0.0"), "port": req(to_int, PORT),
+                  "remoteAddress": Param(to_str, "")},
     "http": {"bind": Param(to_str, "0.0.0.0"), "port": req(to_int, PORT),
              "handler": Param(to_str, JSON_HANDLER),  # handler.*: services/sources/http_handlers
              "put-timeout": Param(to_int, 2000, check=POSITIVE),  # zflume, ms

@@ -1,4 +1,4 @@
-"""Sources under real agents: seq, exec, netcat, the replicating and load_balancing selectors."""
+"""Sources under real agents: seq, exec, netcat, netcatudp, the replicating and load_balancing selectors."""
 from __future__ import annotations
 
 import contextlib
@@ -190,6 +190,22 @@ def test_netcat_acknowledges_lines_and_refuses_a_too_long_one(
         client.sendall(b"3\n" + b"8" * 20 + b"\n4\n")
         assert receive(client, 1000) == b"OK\n" + failed  # and then end of stream
     assert all_lines(tmp_path, "k", 4) == [1, 2, int("9" * 19), 3]
+
+
+def test_netcatudp_stores_each_datagram_up_to_its_first_newline(
+        tmp_path: Path, agents: list[Agent]) -> None:
+    """When datagrams arrive at a netcatudp source (at a pace loopback does not drop), each is
+    one event, cut at its first newline as in Flume."""
+    port = free_port()
+    agent = start(tmp_path, agents, pipeline(
+        f"a.sources.s.type = netcatudp\na.sources.s.bind = 127.0.0.1\na.sources.s.port = {port}\n"
+        "a.sources.s.remoteAddress = sender"))
+    wait_for(lambda: zflume_status(agent).get("SOURCE.s"), 15, "the netcatudp source")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        for n in range(200):
+            sender.sendto(b"%d\nnot this" % n if n % 2 else b"%d" % n, ("127.0.0.1", port))
+            time.sleep(0.002)
+    assert sorted(all_lines(tmp_path, "k", 200)) == list(range(200))
 
 
 def test_replicating_selector_gives_every_event_to_every_channel(
