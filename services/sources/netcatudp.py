@@ -1,6 +1,7 @@
 """The netcat UDP source: Flume's NetcatUdpSource, one event per datagram.
 
-The body is the datagram up to its first `\\n` (the rest of it is dropped, as in Flume). With
+The body is the datagram up to its first `\\n` (the rest of it is dropped, as in Flume; a
+datagram is read whole, where Flume's Netty reads its first 2048 bytes only). With
 `remoteAddress` set, that header holds the sender as Java prints it (`/127.0.0.1:5140`); Flume
 without it puts a header with no name, which no sink can write, so zflume adds none. UDP is
 lossy, in Flume and here: while the channel is full the source stops reading, and what the
