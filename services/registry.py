@@ -16,6 +16,8 @@ CLASSES: dict[tuple[str, str], str] = {
     ("source", "avro"): "services.sources.avro:AvroSource",
     ("source", "http"): "services.sources.http:HttpSource",
     ("source", "netcatudp"): "services.sources.netcatudp:NetcatUdpSource",
+    ("source", "syslogtcp"): "services.sources.syslogtcp:SyslogTcpSource",
+    ("source", "syslogudp"): "services.sources.syslogudp:SyslogUdpSource",
     ("source", "taildir"): "services.sources.taildir:TaildirSource",
     ("source", "spooldir"): "services.sources.spooldir:SpoolDirSource",
     ("channel", "file"): "services.channels.file:FileChannel",

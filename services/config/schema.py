@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 from services.config.model import Component
 from services.sources.http_handlers import JSON_HANDLER
 from services.sources.interceptors import java_regex
+from services.sources.syslog_parse import KEEP_NONE, parse_keep_fields
 
 Check = Callable[[Any], "str | None"]
 
@@ -190,6 +191,13 @@ SOURCES: dict[str, dict[str, Param]] = {
              # checked in services.config.components, as Flume does: only when ipFilter is on
              "ipFilter": Param(to_bool, False), "ipFilterRules": Param(to_str, ""),
              **TLS_SOURCE},
+    "syslogtcp": {"host": Param(to_str, "0.0.0.0"), "port": req(to_int, PORT),
+                  "eventSize": Param(to_int, 2500, check=POSITIVE),
+                  "keepFields": Param(parse_keep_fields, KEEP_NONE),
+                  "clientIPHeader": Param(to_str, ""), "clientHostnameHeader": Param(to_str, "")},
+    "syslogudp": {"host": Param(to_str, "0.0.0.0"), "port": req(to_int, PORT),
+                  "keepFields": Param(parse_keep_fields, KEEP_NONE),
+                  "clientIPHeader": Param(to_str, ""), "clientHostnameHeader": Param(to_str, "")},
     "netcatudp": {"bind": Param(to_str, "0.0.0.0"), "port": req(to_int, PORT),
                   "remoteAddress": Param(to_str, "")},
     "http": {"bind": Param(to_str, "0.0.0.0"), "port": req(to_int, PORT),
@@ -295,6 +303,7 @@ UNSUPPORTED: dict[tuple[str, str], dict[str, str | None]] = {
                           "encryption.activeKey": None, "encryption.cipherProvider": None,
                           "encryption.keyProvider": None, "use-log-replay-v1": "false",
                           "use-fast-replay": "false"},
+    ("source", "syslogtcp"): {"ssl": "false"},  # TLS is not there yet for syslog
     # HTTPS is not there yet for the HTTP source (the avro source has it)
     ("source", "http"): {"ssl": "false", "enableSSL": "false", "keystore": None,
                          "keystore-password": None, "keystorePassword": None},

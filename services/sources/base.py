@@ -91,6 +91,11 @@ class SourceProcess(Process):
         # Whether a channel answers a PUT once it holds it (Flume) or once its events were
         # committed out of it, i.e. delivered onwards (an avro source's `ack = delivered`).
         self.ack_delivered = False
+        # The most events one transaction may hold: the smallest transactionCapacity of its
+        # channels, so that a source without a batchSize of its own never puts one too large
+        # ever to fit (a channel holds `capacity` >= transactionCapacity).
+        self.txn_limit = min((int(agent.channels[ch].params["transactionCapacity"])
+                              for ch in self.conf.channels), default=100)
         self.inflight: dict[int, PutGroup] = {}
         self.forming: list[SourceTxn] = []
         self.forming_events = 0
@@ -141,6 +146,12 @@ class SourceProcess(Process):
             self.forming_events += len(part.bodies)
         if self.forming_events >= GROUP_EVENTS:
             self._send_group(deadline_s)
+
+    def submit_chunked(self, bodies: list[bytes], headers: batch.Headers = None) -> None:
+        """What a read gave, as transactions of at most `txn_limit` events."""
+        for at in range(0, len(bodies), self.txn_limit):
+            self.submit(bodies[at:at + self.txn_limit],
+                        headers[at:at + self.txn_limit] if headers else None)
 
     def _send_group(self, deadline_s: float) -> None:
         """PUT what this turn submitted: one group per route, to the channels of its route."""

@@ -9,6 +9,7 @@ every connection until its window of batches has room, so TCP pushes back on the
 """
 from __future__ import annotations
 
+import functools
 import socket
 from typing import Callable
 
@@ -103,7 +104,11 @@ class NetcatSource(SourceProcess):
                 then()
             return
         bodies = [line.encode() for line in lines]
-        self.submit(bodies, on_accepted=lambda: self._accepted(conn, len(bodies), then))
+        chunks = [bodies[at:at + self.txn_limit] for at in range(0, len(bodies), self.txn_limit)]
+        for index, chunk in enumerate(chunks):
+            last = then if index == len(chunks) - 1 else None
+            self.submit(chunk, on_accepted=functools.partial(self._accepted, conn, len(chunk),
+                                                             last))
 
     def _accepted(self, conn: Connection, count: int, then: Callable[[], None] | None) -> None:
         if self.ack:

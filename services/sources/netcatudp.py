@@ -53,7 +53,7 @@ class NetcatUdpSource(SourceProcess):
             return
         headers = ([{self.address_header: sender} for sender in senders]
                    if self.address_header else None)
-        self.submit(bodies, headers)
+        self.submit_chunked(bodies, headers)
         if not self.has_room():
             self.reading = False
             self.pause_reading(fd)

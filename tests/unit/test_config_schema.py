@@ -299,3 +299,17 @@ def test_http_source_defaults_and_handler_errors(tmp_path: Path) -> None:
                                        "a.sources.r1.enableSSL = true\n"))
     assert [(line, key) for line, key, _ in errors] == [(10, "a.sources.r1.handler"),
                                                        (11, "a.sources.r1.enableSSL")]
+
+
+def test_syslog_sources_take_flume_keys_and_refuse_a_keep_fields_typo(tmp_path: Path) -> None:
+    assert params(tmp_path, "syslogtcp", extra="a.sources.r1.port = 5140\n"
+                                              "a.sources.r1.keepFields = timestamp hostname\n"
+                  )[0] == {"host": "0.0.0.0", "port": 5140, "eventSize": 2500,
+                           "keepFields": frozenset({"timestamp", "hostname"}),
+                           "clientIPHeader": "", "clientHostnameHeader": ""}
+    assert params(tmp_path, "syslogudp", extra="a.sources.r1.port = 5140\n"
+                                              "a.sources.r1.keepFields = true\n")[0][
+        "keepFields"] == frozenset({"all"})
+    [(line, key, message)] = problems(tmp_path, config(
+        "syslogtcp", extra="a.sources.r1.port = 1\na.sources.r1.keepFields = hostnames\n"))
+    assert (line, key) == (10, "a.sources.r1.keepFields") and "hostnames" in message

@@ -1,0 +1,149 @@
+"""The syslog TCP source: Flume's SyslogTcpSource, one event per `\\n`-ended syslog message.
+
+Messages are parsed as Flume's SyslogUtils does (services/sources/syslog_parse.py): Facility,
+Severity, timestamp and host headers, `flume.syslog.status` Invalid or Incomplete (a message
+cut at `eventSize`). `clientIPHeader` and `clientHostnameHeader` name headers for the client's
+address and name; the name is looked up once per connection, off the main loop, before any of
+its bytes are read. Where Flume drops events when the channel is full (counted, logged), zflume
+stops reading from every connection until the channel has room, so TCP pushes back on the
+senders and nothing they sent is dropped. An unfinished last message of a closed connection is
+dropped, as in Flume.
+"""
+from __future__ import annotations
+
+import socket
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from services import counters
+from services.config.model import AgentConfig
+from services.sources.base import SourceProcess
+from services.sources.ipfilter import reverse_name
+from services.sources.listener import Listener
+from services.sources.syslog_parse import Event, SyslogTcpDecoder
+
+READ_BYTES = 65536
+RESOLVER_THREADS = 2
+RESOLVED_POLL_S = 0.01
+
+
+def client_headers(events: list[Event], ip_header: str, ip: str, name_header: str,
+                   name: str) -> tuple[list[bytes], list[dict[str, str]]]:
+    """Columns of the events, with the client's headers where they are configured."""
+    for event in events:
+        if ip_header:
+            event.headers[ip_header] = ip
+        if name_header:
+            event.headers[name_header] = name
+    return [event.body for event in events], [event.headers for event in events]
+
+
+class SyslogConnection:
+    def __init__(self, sock: socket.socket, ip: str, decoder: SyslogTcpDecoder) -> None:
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.ip = ip
+        self.name = ip
+        self.decoder = decoder
+        self.ready = False  # its client's name is known (or not wanted)
+        self.reading = False
+
+
+class SyslogTcpSource(SourceProcess):
+    EXTRA_COUNTERS = (*counters.ANY_SOURCE, *counters.LISTENING_SOURCE)
+
+    def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
+        super().__init__(agent, name, run_dir)
+        p = self.conf.params
+        self.event_size = p["eventSize"]
+        self.keep_fields = p["keepFields"]
+        self.ip_header = p["clientIPHeader"]
+        self.name_header = p["clientHostnameHeader"]
+        self.conns: dict[int, SyslogConnection] = {}
+        self.resolving: dict[Future[str], SyslogConnection] = {}
+        self.resolver: ThreadPoolExecutor | None = None
+        self.listener = Listener(self, p["host"], p["port"], self._accept)
+
+    def _accept(self, fd: int) -> None:
+        accepted = self.listener.accept()
+        if accepted is None:
+            return
+        sock, addr = accepted
+        sock.setblocking(False)
+        conn = SyslogConnection(sock, addr[0], SyslogTcpDecoder(self.event_size,
+                                                                self.keep_fields))
+        self.conns[conn.fd] = conn
+        self.counters["OpenConnectionCount"] = len(self.conns)
+        if self.name_header:
+            self._resolve(conn)
+        else:
+            conn.ready = True
+            self._listen(conn)
+
+    def _resolve(self, conn: SyslogConnection) -> None:
+        if self.resolver is None:
+            self.resolver = ThreadPoolExecutor(RESOLVER_THREADS, "resolver")
+        if not self.resolving:
+            self.after(RESOLVED_POLL_S, self._resolved)
+        self.resolving[self.resolver.submit(reverse_name, conn.ip)] = conn
+
+    def _resolved(self) -> None:
+        for future in [f for f in self.resolving if f.done()]:
+            conn = self.resolving.pop(future)
+            conn.name = future.result() or conn.ip
+            conn.ready = True
+            self._listen(conn)
+        if self.resolving:
+            self.after(RESOLVED_POLL_S, self._resolved)
+
+    def _read(self, fd: int) -> None:
+        conn = self.conns[fd]
+        try:
+            data = conn.sock.recv(READ_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._close(conn)
+            return
+        events = conn.decoder.feed(data)
+        if events:
+            bodies, headers = client_headers(events, self.ip_header, conn.ip, self.name_header,
+                                             conn.name)
+            self.submit_chunked(bodies, headers)
+        if not self.has_room():
+            for other in self.conns.values():
+                self._unlisten(other)
+
+    def _listen(self, conn: SyslogConnection) -> None:
+        if conn.ready and not conn.reading and not self.stopping and self.has_room():
+            conn.reading = True
+            self.on(conn.fd, self._read)
+
+    def _unlisten(self, conn: SyslogConnection) -> None:
+        if conn.reading:
+            conn.reading = False
+            self.off(conn.fd)
+
+    def resume(self) -> None:
+        for conn in self.conns.values():
+            self._listen(conn)
+
+    def _close(self, conn: SyslogConnection) -> None:
+        if self.conns.pop(conn.fd, None) is None:
+            return
+        self._unlisten(conn)
+        conn.sock.close()
+        self.counters["OpenConnectionCount"] = len(self.conns)
+
+    def begin_stop(self) -> None:
+        """Take no new connection and no new message; messages already read are still put."""
+        self.listener.close()
+        for conn in self.conns.values():
+            self._unlisten(conn)
+
+    def close(self) -> None:
+        for conn in list(self.conns.values()):
+            self._close(conn)
+        if self.resolver is not None:
+            self.resolver.shutdown(wait=False, cancel_futures=True)
