@@ -15,7 +15,7 @@ from services.config.model import Component, Plugin
 from services.config.properties import Entry
 from services.config.raw import KeySet, RawAgent, Report
 from services.config.typenames import resolve
-from services.sources.http_handlers import JSON_HANDLER, make_handler
+from services.sources.http_handlers import make_handler
 from services.sources.interceptors import serializers
 from services.sources.ipfilter import parse_rules
 
@@ -158,9 +158,9 @@ def _check_ip_filter(params: dict[str, Any], keys: KeySet, report: Report) -> No
 def _check_http_handler(params: dict[str, Any], keys: KeySet, report: Report) -> None:
     """An unknown handler class or a bad handler.* value stops the agent, as in Flume."""
     try:
-        make_handler(params.get("handler", JSON_HANDLER), params.get("handler.*", {}))
+        make_handler(params["handler"], params["handler.*"])
     except ValueError as exc:
-        named = [f"handler.{k}" for k in params.get("handler.*", {}) if f"handler.{k} " in str(exc)]
+        named = [f"handler.{k}" for k in params["handler.*"] if f"handler.{k} " in str(exc)]
         line, key = written(keys, *named, "handler")
         report.error(line, key, str(exc))
 
