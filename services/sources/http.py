@@ -186,8 +186,8 @@ class HttpSource(SourceProcess):
         self._queue(conn, data)
         if conn.h11.our_state is h11.MUST_CLOSE or conn.h11.their_state is not h11.DONE:
             self._close_after_flush(conn)
-        else:
-            self._next_events(conn)
+        else:  # the next request, at the end of this turn: never a recursion per request
+            self.after(0, lambda: self._next_events(conn))
 
     def _refuse(self, conn: HttpConnection, status: int, why: str) -> None:
         """Answer at once, before the request's body was read, and close the connection."""

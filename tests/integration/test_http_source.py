@@ -80,7 +80,7 @@ def test_bad_requests_get_their_answers_while_a_slow_client_waits(
         tmp_path: Path, agents: list[Agent]) -> None:
     """When requests are malformed, in a charset JSON is not, too large or of another method,
     each gets its 4xx answer and stores nothing, while a client sending a byte at a time
-    holds nobody up; a blob handler stores a whole body with its query as headers."""
+    holds nobody up, and 500 bad requests pipelined on one connection get 500 answers."""
     port = free_port()
     start(tmp_path, agents, pipeline(http_source(port, "a.sources.s.max-request-bytes = 1000")))
     wait_listening(port)
@@ -96,4 +96,12 @@ def test_bad_requests_get_their_answers_while_a_slow_client_waits(
     slow.sendall(b'{"body": "5"}]'.ljust(39))
     assert slow.recv(100).startswith(b"HTTP/1.1 200")
     slow.close()
+    pipelined = socket.create_connection(("127.0.0.1", port), timeout=10)
+    pipelined.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n{" * 500)
+    answers = b""
+    while answers.count(b"HTTP/1.1 400") < 500:
+        chunk = pipelined.recv(65536)
+        assert chunk, f"closed after {answers.count(b'HTTP/1.1 400')} answers"
+        answers += chunk
+    pipelined.close()
     assert sorted(all_lines(tmp_path, "k", 3)) == [5, 7, 8]
