@@ -18,6 +18,7 @@ CLASSES: dict[tuple[str, str], str] = {
     ("source", "netcatudp"): "services.sources.netcatudp:NetcatUdpSource",
     ("source", "syslogtcp"): "services.sources.syslogtcp:SyslogTcpSource",
     ("source", "syslogudp"): "services.sources.syslogudp:SyslogUdpSource",
+    ("source", "multiport_syslogtcp"): "services.sources.syslogtcp:MultiportSyslogTcpSource",
     ("source", "taildir"): "services.sources.taildir:TaildirSource",
     ("source", "spooldir"): "services.sources.spooldir:SpoolDirSource",
     ("channel", "file"): "services.channels.file:FileChannel",

@@ -18,6 +18,7 @@ from services.config.typenames import resolve
 from services.sources.http_handlers import make_handler
 from services.sources.interceptors import serializers
 from services.sources.ipfilter import parse_rules
+from services.sources.syslog_parse import port_charsets
 
 # Keys of a source or sink that the loader reads itself rather than through the type's table.
 _SOURCE_WIRING = ("type", "channels", "selector", "interceptors")
@@ -135,6 +136,12 @@ def build_source(raw: RawAgent, name: str, report: Report) -> Component | None:
     params = apply_schema(("source", kind), keys.without(*_SOURCE_WIRING), keys, report)
     if kind == "http":
         _check_http_handler(params, keys, report)
+    for port, charset in params.get("charset.port.*", {}).items():  # multiport_syslogtcp
+        try:
+            port_charsets({"charset.port." + port: charset})
+        except ValueError as exc:
+            line, key = written(keys, "charset.port." + port)
+            report.error(line, key, str(exc))
     if "ipFilter" in params:
         _check_ip_filter(params, keys, report)
     if params.get("ssl"):

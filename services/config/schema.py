@@ -195,6 +195,16 @@ SOURCES: dict[str, dict[str, Param]] = {
                   "eventSize": Param(to_int, 2500, check=POSITIVE),
                   "keepFields": Param(parse_keep_fields, KEEP_NONE),
                   "clientIPHeader": Param(to_str, ""), "clientHostnameHeader": Param(to_str, "")},
+    "multiport_syslogtcp": {
+        "host": Param(to_str, "0.0.0.0"),
+        "ports": req(lambda text: [to_int(n) for n in text.split()]),
+        "eventSize": Param(to_int, 2500, check=POSITIVE),
+        "keepFields": Param(parse_keep_fields, KEEP_NONE), "portHeader": Param(to_str, ""),
+        "batchSize": Param(to_int, 100, check=POSITIVE),
+        "readBufferSize": Param(to_int, 1024, check=POSITIVE),  # MINA's; zflume reads 64 KiB
+        "numProcessors": Param(to_int, 0, check=NON_NEGATIVE),  # MINA's; one loop here
+        "charset.default": Param(to_charset, "UTF-8"),
+        "clientIPHeader": Param(to_str, ""), "clientHostnameHeader": Param(to_str, "")},
     "syslogudp": {"host": Param(to_str, "0.0.0.0"), "port": req(to_int, PORT),
                   "keepFields": Param(parse_keep_fields, KEEP_NONE),
                   "clientIPHeader": Param(to_str, ""), "clientHostnameHeader": Param(to_str, "")},
@@ -314,6 +324,7 @@ IGNORED: dict[tuple[str, str], set[str]] = {("sink", "avro"): {"maxIoWorkers"}}
 PREFIXED: dict[tuple[str, str], tuple[str, ...]] = {
     ("source", "taildir"): ("filegroups.", "headers."),
     ("source", "http"): ("handler.",),
+    ("source", "multiport_syslogtcp"): ("charset.port.",),
     ("interceptor", "regex_extractor"): ("serializers.",),
     ("selector", "multiplexing"): ("mapping.", "optional.")}
 # Keys whose other values Flume supports and zflume does not yet (after lower-casing).

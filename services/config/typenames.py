@@ -20,7 +20,8 @@ SUPPORTED: dict[str, dict[str, str | None]] = {
                "taildir": _S + "taildir.TaildirSource",
                "spooldir": _S + "SpoolDirectorySource", "http": _S + "http.HTTPSource",
                "netcatudp": _S + "NetcatUdpSource", "syslogtcp": _S + "SyslogTcpSource",
-               "syslogudp": _S + "SyslogUDPSource"},
+               "syslogudp": _S + "SyslogUDPSource",
+               "multiport_syslogtcp": _S + "MultiportSyslogTCPSource"},
     "channel": {"memory": _C + "MemoryChannel", "file": _C + "file.FileChannel"},
     "sink": {"logger": _K + "LoggerSink", "file_roll": _K + "RollingFileSink",
              "null": _K + "NullSink", "avro": _K + "AvroSink"},
@@ -42,7 +43,6 @@ SUPPORTED: dict[str, dict[str, str | None]] = {
 
 NOT_YET: dict[str, dict[str, str | None]] = {
     "source": {"thrift": _S + "ThriftSource",
-               "multiport_syslogtcp": _S + "MultiportSyslogTCPSource",
                "jms": _S + "jms.JMSSource",
                "kafka": _S + "kafka.KafkaSource", "twitter": _S + "twitter.TwitterSource",
                "scribe": _S + "scribe.ScribeSource", "stress": _S + "StressSource"},

@@ -27,8 +27,8 @@ letter starts RFC 3164, anything else RFC 5424; both in UTC), the host up to the
 the rest as body. Headers are `Priority`, `Facility`, `Severity`, `Version`, `timestamp` and
 `host`. A line that does not parse becomes an Invalid event with only the status header. Some
 lines make Flume's handler throw instead (an empty line, an RFC 5424 stamp whose date is
-invalid, or one with a fraction and no zone): MINA then loses the rest of that read, and
-`MultiportDecoder` does the same.
+invalid, or one with a fraction and no zone): MINA then loses the rest of that read.
+`MultiportDecoder` makes such a line an Invalid event instead (an empty one is skipped).
 
 keepFields (`parse_keep_fields`): `all` or `true` keeps the whole message as the body. A list of
 `priority version timestamp hostname` puts those fields back in front of the body.
@@ -681,11 +681,9 @@ class LineSplitter:
 class MultiportDecoder:
     """One multiport_syslogtcp connection (MultiportSyslogHandler.messageReceived).
 
-    Call `feed` once per read; Flume's reads start at readBufferBytes
-    (DEFAULT_READ_BUFFER_BYTES) and MINA then adapts their size. When a line crashes Flume's
-    handler, Flume loses the events of the batch it was building and every byte left in that
-    read, and so does `feed`. That is silent data loss in Flume, kept here; `crashes` counts
-    those reads (Flume's GenericProcessingFail).
+    Call `feed` once per read. When a line crashes Flume's handler, Flume loses the events of
+    the batch it was building and every byte left in that read: silent data loss, which zflume
+    does not reproduce (see `feed`). `batch_size` is the source's batchSize, checked here.
     """
 
     def __init__(self, event_size: int = DEFAULT_EVENT_SIZE, charset: str = DEFAULT_CHARSET,
@@ -708,21 +706,20 @@ class MultiportDecoder:
         self.crashes = 0
 
     def feed(self, data: bytes) -> list[Event]:
-        """The events Flume would deliver for this read, with the port header if set."""
-        delivered: list[Event] = []
-        batch: list[Event] = []
+        """The events of this read, with the port header if set. A line on which Flume's
+        handler throws (and loses the rest of the read) is an Invalid event here, its raw bytes
+        as body, and an empty one is skipped: nothing after it is lost. `crashes` counts them."""
+        events: list[Event] = []
         for line, cut in self.splitter.split(data):
             try:
                 event = parse_multiport(line, self.charset, self.keep_fields, incomplete=cut,
                                         clock=self.clock, zone=self.zone)
             except ParserCrash:
                 self.crashes += 1
-                self.splitter.reset()  # the unfinished tail belonged to the lost read
-                return delivered
+                if not line:
+                    continue
+                event = Event({STATUS: INVALID}, line)
             if self.port_header is not None:
                 event.headers[self.port_header] = str(self.port)
-            batch.append(event)
-            if len(batch) == self.batch_size:
-                delivered += batch
-                batch = []
-        return delivered + batch
+            events.append(event)
+        return events

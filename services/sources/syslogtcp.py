@@ -11,15 +11,17 @@ dropped, as in Flume.
 """
 from __future__ import annotations
 
+import functools
 import socket
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol
 
 from services import counters
 from services.config.model import AgentConfig
 from services.sources.base import SourceProcess
 from services.sources.ipfilter import reverse_name
 from services.sources.listener import Listener
-from services.sources.syslog_parse import Event, SyslogTcpDecoder
+from services.sources.syslog_parse import Event, MultiportDecoder, SyslogTcpDecoder, port_charsets
 
 READ_BYTES = 65536
 RESOLVER_THREADS = 2
@@ -37,8 +39,12 @@ def client_headers(events: list[Event], ip_header: str, ip: str, name_header: st
     return [event.body for event in events], [event.headers for event in events]
 
 
+class Decoder(Protocol):
+    def feed(self, data: bytes) -> list[Event]: ...
+
+
 class SyslogConnection:
-    def __init__(self, sock: socket.socket, ip: str, decoder: SyslogTcpDecoder) -> None:
+    def __init__(self, sock: socket.socket, ip: str, decoder: Decoder) -> None:
         self.sock = sock
         self.fd = sock.fileno()
         self.ip = ip
@@ -61,16 +67,24 @@ class SyslogTcpSource(SourceProcess):
         self.conns: dict[int, SyslogConnection] = {}
         self.resolving: dict[Future[str], SyslogConnection] = {}
         self.resolver: ThreadPoolExecutor | None = None
-        self.listener = Listener(self, p["host"], p["port"], self._accept)
+        self.listeners = {port: Listener(self, p["host"], port,
+                                         functools.partial(self._accept, port))
+                          for port in self.ports()}
 
-    def _accept(self, fd: int) -> None:
-        accepted = self.listener.accept()
+    def ports(self) -> list[int]:
+        return [self.conf.params["port"]]
+
+    def decoder(self, port: int) -> Decoder:
+        """What reads one connection accepted on `port`."""
+        return SyslogTcpDecoder(self.event_size, self.keep_fields)
+
+    def _accept(self, port: int, fd: int) -> None:
+        accepted = self.listeners[port].accept()
         if accepted is None:
             return
         sock, addr = accepted
         sock.setblocking(False)
-        conn = SyslogConnection(sock, addr[0], SyslogTcpDecoder(self.event_size,
-                                                                self.keep_fields))
+        conn = SyslogConnection(sock, addr[0], self.decoder(port))
         self.conns[conn.fd] = conn
         self.counters["OpenConnectionCount"] = len(self.conns)
         if self.name_header:
@@ -138,7 +152,8 @@ class SyslogTcpSource(SourceProcess):
 
     def begin_stop(self) -> None:
         """Take no new connection and no new message; messages already read are still put."""
-        self.listener.close()
+        for listener in self.listeners.values():
+            listener.close()
         for conn in self.conns.values():
             self._unlisten(conn)
 
@@ -147,3 +162,28 @@ class SyslogTcpSource(SourceProcess):
             self._close(conn)
         if self.resolver is not None:
             self.resolver.shutdown(wait=False, cancel_futures=True)
+
+
+class MultiportSyslogTcpSource(SyslogTcpSource):
+    """Flume's MultiportSyslogTCPSource: the same on every port of `ports`, parsed as Flume's
+    SyslogParser does, each port in its `charset.port.N` (else `charset.default`), the port in
+    header `portHeader` when set, and puts of at most `batchSize` events. A line Flume's
+    handler would throw on (losing the rest of the read) is an Invalid event instead."""
+
+    def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
+        p = agent.sources[name].params
+        self.default_charset, self.charsets = port_charsets(
+            {"charset.default": p["charset.default"],
+             **{f"charset.port.{n}": c for n, c in p["charset.port.*"].items()}})
+        self.port_header = p["portHeader"] or None
+        self.batch_size = p["batchSize"]
+        super().__init__(agent, name, run_dir)
+        self.txn_limit = min(self.txn_limit, self.batch_size)
+
+    def ports(self) -> list[int]:
+        return self.conf.params["ports"]
+
+    def decoder(self, port: int) -> Decoder:
+        return MultiportDecoder(self.event_size, self.charsets.get(port, self.default_charset),
+                                self.keep_fields, port=port, port_header=self.port_header,
+                                batch_size=self.batch_size)

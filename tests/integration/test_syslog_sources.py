@@ -44,3 +44,21 @@ def test_syslogudp_stores_each_datagram(tmp_path: Path, agents: list[Agent]) -> 
             sender.sendto(message(n), ("127.0.0.1", port))
             time.sleep(0.002)
     assert sorted(all_lines(tmp_path, "k", 200)) == list(range(200))
+
+
+def test_multiport_syslogtcp_reads_every_port(tmp_path: Path, agents: list[Agent]) -> None:
+    """When messages arrive on two ports of one multiport source, each with a line Flume's
+    handler throws on, every message is stored, the bad line as an Invalid event."""
+    first, second = free_port(), free_port()
+    start(tmp_path, agents, pipeline(
+        f"a.sources.s.type = multiport_syslogtcp\na.sources.s.host = 127.0.0.1\n"
+        f"a.sources.s.ports = {first} {second}\na.sources.s.portHeader = port\n"
+        f"a.sources.s.charset.port.{second} = ISO-8859-1"))
+    clients = [connect(first), connect(second)]
+    for n in range(1000):
+        clients[n % 2].sendall(b"<13>- h %d\n" % n)
+        if n == 500:
+            clients[0].sendall(b"\n999999\n")  # an empty line, then one without a priority
+    for client in clients:
+        client.close()
+    assert sorted(all_lines(tmp_path, "k", 1001)) == [*range(1000), 999999]

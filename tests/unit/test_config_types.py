@@ -61,7 +61,6 @@ def test_channel_types(tmp_path: Path, written: str) -> None:
     [
         (7, "thrift"),
         (7, "jms"),
-        (7, "multiport_syslogtcp"),
         (8, "hdfs"),
         (8, "hive"),
         (8, "hbase"),

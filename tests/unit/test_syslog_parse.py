@@ -603,16 +603,22 @@ def test_multiport_oversized_line_is_incomplete() -> None:
                       Event({STATUS: INVALID}, b"012345")]
 
 
-def test_multiport_crash_loses_the_batch_and_the_rest_of_the_read() -> None:
-    """An empty line (here after a line of exactly eventSize bytes) throws in Flume's handler."""
+def test_multiport_lines_that_crash_flume_lose_nothing_here() -> None:
+    """Where an empty line (here after a line of exactly eventSize bytes) or a bad RFC 5424
+    date throws in Flume's handler and loses the rest of the read, zflume skips the empty line,
+    makes the bad one an Invalid event and carries on."""
     read = b"<13>- h 1\n<13>- h 123456789012\n<13>- h after\n<13>- h unfinish"
     decoder = MultiportDecoder(20, clock=NOW)
-    assert decoder.feed(read) == [] and decoder.crashes == 1
-    assert decoder.splitter.pending == 0
-    assert [e.body for e in decoder.feed(b"<13>- h next\n")] == [b"next"]
-    batched = MultiportDecoder(20, clock=NOW, batch_size=1)
-    assert [e.body for e in batched.feed(read)] == [b"1", b"123456789012"]
-    assert batched.feed(b"\n<13>- h lost\n") == [] and batched.crashes == 2
+    assert [e.body for e in decoder.feed(read)] == [b"1", b"123456789012", b"after"]
+    assert decoder.crashes == 1 and decoder.splitter.pending == len(b"<13>- h unfinish")
+    assert [e.body for e in decoder.feed(b"ed\n")] == [b"unfinished"]
+    wide = MultiportDecoder(100, clock=NOW)
+    bad_date = b"<13>1 2003-13-45T22:14:15Z h x"
+    assert wide.feed(bad_date + b"\n<13>- h y\n") == [Event({STATUS: INVALID}, bad_date),
+                                                     Event({"Priority": "13", "Facility": "1",
+                                                            "Severity": "5", "host": "h",
+                                                            "timestamp": str(NOW())}, b"y")]
+    assert wide.crashes == 1
 
 
 def test_line_splitter_cuts_at_max_length_counting_the_newline() -> None:
