@@ -313,3 +313,15 @@ def test_syslog_sources_take_flume_keys_and_refuse_a_keep_fields_typo(tmp_path: 
     [(line, key, message)] = problems(tmp_path, config(
         "syslogtcp", extra="a.sources.r1.port = 1\na.sources.r1.keepFields = hostnames\n"))
     assert (line, key) == (10, "a.sources.r1.keepFields") and "hostnames" in message
+
+
+def test_multiport_syslogtcp_keys_and_a_bad_port_charset(tmp_path: Path) -> None:
+    got = params(tmp_path, "multiport_syslogtcp", extra="a.sources.r1.ports = 10001 10002\n"
+                                                        "a.sources.r1.charset.port.10002 = "
+                                                        "ISO-8859-1\n")[0]
+    assert (got["ports"], got["charset.default"], got["charset.port.*"], got["batchSize"],
+            got["portHeader"]) == ([10001, 10002], "UTF-8", {"10002": "ISO-8859-1"}, 100, "")
+    [(line, key, message)] = problems(tmp_path, config(
+        "multiport_syslogtcp", extra="a.sources.r1.ports = 1\n"
+                                     "a.sources.r1.charset.port.1 = NO-SUCH-CHARSET\n"))
+    assert (line, key) == (10, "a.sources.r1.charset.port.1") and "NO-SUCH-CHARSET" in message
