@@ -24,9 +24,10 @@ BY_TYPE = {"SOURCE": SOURCE, "CHANNEL": CHANNEL, "SINK": SINK, "SINK_GROUP": ROU
 EVERY_PROCESS = ("MalformedMessageCount",)
 ANY_SOURCE = ("DuplicateDroppedCount",)  # the dedupe interceptor
 LISTENING_SOURCE = ("BindFailureCount",)  # sources/listener.py
-AVRO_SOURCE = (*LISTENING_SOURCE, "MalformedFrameCount", "RefusedConnectionCount",
-               "StalledConnectionCount", "DeniedConnectionCount", "TlsFailureCount")
-HTTP_SOURCE = (*LISTENING_SOURCE, "RefusedConnectionCount", "IdleClosedCount")
+TLS_SOURCE = (*LISTENING_SOURCE, "TlsFailureCount")  # a source with Flume's `ssl` keys
+AVRO_SOURCE = (*TLS_SOURCE, "MalformedFrameCount", "RefusedConnectionCount",
+               "StalledConnectionCount", "DeniedConnectionCount")
+HTTP_SOURCE = (*TLS_SOURCE, "RefusedConnectionCount", "IdleClosedCount")
 SEQ_SOURCE = ("GeneratedCount",)
 SPOOLDIR_SOURCE = ("TruncatedLineCount", "CompletedFileCount", "FailedFileCount")
 FILE_CHANNEL = ("LogSyncCount", "LogFileCount", "CheckpointWriteErrorCount", "Unhealthy",

@@ -142,6 +142,16 @@ def server_context(params: dict[str, Any]) -> ssl.SSLContext:
     return ctx
 
 
+def one_way_server_context(params: dict[str, Any]) -> ssl.SSLContext:
+    """A syslog source's context: as an avro source's, but sending no TLS 1.3 session ticket
+    after the handshake. A sender that only writes never reads a ticket, so its close would
+    find unread bytes and reset the connection, and the reset discards its last messages
+    still unread in our socket."""
+    ctx = server_context(params)
+    ctx.num_tickets = 0
+    return ctx
+
+
 def client_context(params: dict[str, Any]) -> ssl.SSLContext:
     """An avro sink's context: the collector's certificate checked against the truststore (or
     the system's CAs), unless trust-all-certs."""

@@ -53,7 +53,12 @@ def apply_schema(owner: tuple[str, str], keys: dict[str, Entry], missing: KeySet
     table = schema.TABLES[owner[0]][owner[1]]
     given: dict[str, Any] = {}
     prefixed: dict[str, dict[str, str]] = {}
+    deprecated = schema.DEPRECATED.get(owner, {})
     for local, entry in keys.items():
+        if local in deprecated:
+            local = _renamed(local, deprecated[local], entry, keys, report)
+            if not local:
+                continue
         prefix = next((p for p in schema.PREFIXED.get(owner, ()) if local.startswith(p)), None)
         if local not in table and prefix is not None:
             prefixed.setdefault(prefix + "*", {})[local[len(prefix):]] = entry.value
@@ -76,6 +81,15 @@ def apply_schema(owner: tuple[str, str], keys: dict[str, Entry], missing: KeySet
     for prefix in schema.PREFIXED.get(owner, ()):
         params[prefix + "*"] = prefixed.get(prefix + "*", {})
     return params
+
+
+def _renamed(old: str, new: str, entry: Entry, keys: dict[str, Entry], report: Report) -> str:
+    """The key a deprecated one stands for, or "" when the new one is written too (and wins)."""
+    if new in keys:
+        report.warn(entry.line, entry.key, f"{old} is deprecated and ignored: {new} is set")
+        return ""
+    report.warn(entry.line, entry.key, f"{old} is deprecated; read as {new}")
+    return new
 
 
 def _convert(local: str, param: schema.Param, entry: Entry, allowed: set[str] | None,
@@ -145,7 +159,8 @@ def build_source(raw: RawAgent, name: str, report: Report) -> Component | None:
     if "ipFilter" in params:
         _check_ip_filter(params, keys, report)
     if params.get("ssl"):
-        _check_tls(params, keys, report, tls.server_context, "keystore", "ssl.certificate")
+        _check_tls(params, keys, report, tls.server_context, "keystore", "ssl.certificate", "ssl",
+                   "enableSSL")
     return Component("source", name, kind, params, keys.line, channels, interceptors, selector)
 
 
@@ -173,13 +188,13 @@ def _check_http_handler(params: dict[str, Any], keys: KeySet, report: Report) ->
 
 
 def _check_tls(params: dict[str, Any], keys: KeySet, report: Report,
-               context: Callable[[dict[str, Any]], object], *store_keys: str) -> None:
+               context: Callable[[dict[str, Any]], object], *named: str) -> None:
     """Build the TLS context now, so that an unreadable keystore or a bad protocol list stops
-    the agent before it starts, naming the key."""
+    the agent before it starts, naming the first of `named` that is written."""
     try:
         context(params)
     except (tls.TlsConfigError, OSError) as exc:
-        line, key = written(keys, *store_keys, "ssl")
+        line, key = written(keys, *named)
         report.error(line, key, f"TLS: {exc}")
 
 
@@ -192,7 +207,7 @@ def build_sink(raw: RawAgent, name: str, report: Report) -> Component | None:
         return None
     params = apply_schema(("sink", kind), keys.without(*_SINK_WIRING), keys, report)
     if params.get("ssl"):
-        _check_tls(params, keys, report, tls.client_context, "truststore")
+        _check_tls(params, keys, report, tls.client_context, "truststore", "ssl")
     return Component("sink", name, kind, params, keys.line, channel)
 
 

@@ -3,7 +3,8 @@
 Each table lists Flume's keys with Flume's defaults, plus zflume's extensions (marked). A key in
 `UNSUPPORTED` is one Flume knows and zflume does not implement yet: it is an error, because a
 silently ignored `ssl = true` would send events in plaintext. A key in `IGNORED` is accepted with a
-warning because ignoring it changes nothing the user relies on. Type names live in
+warning because ignoring it changes nothing the user relies on; one in `DEPRECATED` is Flume's
+old spelling of a key, read as the new one. Type names live in
 `services.config.typenames`.
 
 zflume choices where Flume has none or a machine-dependent one:
@@ -116,13 +117,13 @@ TLS_COMMON = {"ssl": Param(to_bool, False),
               "exclude-protocols": Param(to_list, ["SSLv3"]),
               "include-protocols": Param(to_list, []),
               "exclude-cipher-suites": Param(to_list, []),
-              "include-cipher-suites": Param(to_list, []),
-              # zflume: deflate outside TLS as Flume 1.11 does it, or inside as Flume 1.9
-              "compression-tls-order": Param(to_str, "1.11", check=one_of("1.11", "1.9"))}
+              "include-cipher-suites": Param(to_list, [])}
+# zflume: on the Avro link, deflate outside TLS as Flume 1.11 does it, or inside as Flume 1.9
+TLS_ORDER = {"compression-tls-order": Param(to_str, "1.11", check=one_of("1.11", "1.9"))}
 TLS_SOURCE = {**TLS_COMMON, "keystore": Param(to_str, ""), "keystore-password": Param(to_str, ""),
               "keystore-type": Param(to_str, ""),
               "ssl.certificate": Param(to_str, ""), "ssl.key": Param(to_str, "")}  # zflume: PEM
-TLS_SINK = {**TLS_COMMON, "trust-all-certs": Param(to_bool, False),
+TLS_SINK = {**TLS_COMMON, **TLS_ORDER, "trust-all-certs": Param(to_bool, False),
             "truststore": Param(to_str, ""), "truststore-password": Param(to_str, ""),
             "truststore-type": Param(to_str, ""),
             "ssl.verify-hostname": Param(to_bool, True)}  # zflume; Flume never checks the name
@@ -190,11 +191,12 @@ SOURCES: dict[str, dict[str, Param]] = {
              "max-frame-bytes": Param(to_int, 67108864, check=POSITIVE),  # zflume
              # checked in services.config.components, as Flume does: only when ipFilter is on
              "ipFilter": Param(to_bool, False), "ipFilterRules": Param(to_str, ""),
-             **TLS_SOURCE},
+             **TLS_SOURCE, **TLS_ORDER},
     "syslogtcp": {"host": Param(to_str, "0.0.0.0"), "port": req(to_int, PORT),
                   "eventSize": Param(to_int, 2500, check=POSITIVE),
                   "keepFields": Param(parse_keep_fields, KEEP_NONE),
-                  "clientIPHeader": Param(to_str, ""), "clientHostnameHeader": Param(to_str, "")},
+                  "clientIPHeader": Param(to_str, ""), "clientHostnameHeader": Param(to_str, ""),
+                  **TLS_SOURCE},
     "multiport_syslogtcp": {
         "host": Param(to_str, "0.0.0.0"),
         "ports": req(lambda text: [to_int(n) for n in text.split()]),
@@ -204,7 +206,8 @@ SOURCES: dict[str, dict[str, Param]] = {
         "readBufferSize": Param(to_int, 1024, check=POSITIVE),  # MINA's; zflume reads 64 KiB
         "numProcessors": Param(to_int, 0, check=NON_NEGATIVE),  # MINA's; one loop here
         "charset.default": Param(to_charset, "UTF-8"),
-        "clientIPHeader": Param(to_str, ""), "clientHostnameHeader": Param(to_str, "")},
+        "clientIPHeader": Param(to_str, ""), "clientHostnameHeader": Param(to_str, ""),
+        **TLS_SOURCE},
     "syslogudp": {"host": Param(to_str, "0.0.0.0"), "port": req(to_int, PORT),
                   "keepFields": Param(parse_keep_fields, KEEP_NONE),
                   "clientIPHeader": Param(to_str, ""), "clientHostnameHeader": Param(to_str, "")},
@@ -215,7 +218,8 @@ SOURCES: dict[str, dict[str, Param]] = {
              "put-timeout": Param(to_int, 2000, check=POSITIVE),  # zflume, ms
              "max-request-bytes": Param(to_int, 104857600, check=POSITIVE),  # zflume
              "max-connections": Param(to_int, 1000, check=POSITIVE),  # zflume
-             "idle-timeout": Param(to_int, 30000, check=POSITIVE)},  # zflume: Jetty's, ms
+             "idle-timeout": Param(to_int, 30000, check=POSITIVE),  # zflume: Jetty's, ms
+             **TLS_SOURCE},
 }
 
 _HOME = "~/.flume/file-channel"
@@ -313,11 +317,12 @@ UNSUPPORTED: dict[tuple[str, str], dict[str, str | None]] = {
                           "encryption.activeKey": None, "encryption.cipherProvider": None,
                           "encryption.keyProvider": None, "use-log-replay-v1": "false",
                           "use-fast-replay": "false"},
-    ("source", "syslogtcp"): {"ssl": "false"},  # TLS is not there yet for syslog
-    # HTTPS is not there yet for the HTTP source (the avro source has it)
-    ("source", "http"): {"ssl": "false", "enableSSL": "false", "keystore": None,
-                         "keystore-password": None, "keystorePassword": None},
 }
+# Flume's deprecated spellings, read as the new key when that one is not also written (Flume's
+# handleDeprecatedParameter); a warning names the new one.
+DEPRECATED: dict[tuple[str, str], dict[str, str]] = {
+    ("source", "http"): {"enableSSL": "ssl", "keystorePassword": "keystore-password",
+                         "excludeProtocols": "exclude-protocols"}}
 IGNORED: dict[tuple[str, str], set[str]] = {("sink", "avro"): {"maxIoWorkers"}}
 # Keys under a prefix whose rest is the user's own name (`filegroups.f1`, `headers.f1.k`): kept
 # as raw strings in params[prefix + "*"], e.g. params["filegroups.*"] == {"f1": "/var/log/.*"}.

@@ -32,9 +32,10 @@ from services import counters
 from services.config.model import AgentConfig
 from services.pirate import Pinger
 from services.sources.base import PUT_MARGIN_S, SourceProcess
+from services.sources.connection_io import decrypt
 from services.sources.ipfilter import IpFilter, parse_rules, reverse_name
 from services.sources.listener import Listener
-from services.tls import Contexts, TlsError, TlsSession, Wire, server_context
+from services.tls import Contexts, TlsSession, Wire, server_context
 
 READ_BYTES = 65536
 CHANNEL_PING_S = 0.5
@@ -167,16 +168,15 @@ class AvroSource(SourceProcess):
             self._close(client)
             return
         try:
-            if client.wire is not None:
-                data = self._decrypt(client, data)
+            if client.wire is not None:  # deflate outside TLS may find a malformed stream
+                plain = decrypt(self, client.wire, data, client.peer, client.outbox)
+                if plain is None:
+                    self._close(client)
+                    return
+                data = plain
             out, calls = client.conn.feed(data)
         except AvroProtocolError as exc:
             self._bad(client, str(exc))
-            self._close(client)
-            return
-        except TlsError as exc:
-            self.counters["TlsFailureCount"] += 1
-            self.log.warning("TLS with %s failed: %s", client.peer, exc)
             self._close(client)
             return
         for reason in client.conn.rejected:
@@ -185,16 +185,6 @@ class AvroSource(SourceProcess):
         self._write(client, out)
         for call in calls:
             self._call(client, call)
-
-    def _decrypt(self, client: AvroConnection, data: bytes) -> bytes:
-        """Plain bytes of what arrived; the handshake's answers are queued meanwhile."""
-        assert client.wire is not None
-        established = client.wire.session.established
-        plain = client.wire.incoming(data)
-        client.queue(b"")
-        if not established and client.wire.session.established:
-            self.log.info("TLS from %s: %s", client.peer, client.wire.session.peer())
-        return plain
 
     def _bad(self, client: AvroConnection, why: str) -> None:
         self.counters["MalformedFrameCount"] += 1

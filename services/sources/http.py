@@ -8,7 +8,9 @@ retries; nothing it was told was taken is lost), 400 / 413 / 415 for a request t
 events (counted in EventReadFail), 405 for other methods. A request whose body passes
 `max-request-bytes` is answered 413 as soon as that is known, without reading the rest, and
 the connection closed. A connection silent for `idle-timeout` (Jetty's 30 s) with a request
-unfinished or none at all is closed, so slow clients hold nothing for ever.
+unfinished or none at all is closed, so slow clients hold nothing for ever. With `ssl` (Flume's
+keys, services/tls.py) every connection is HTTPS: TLS sits between the socket and h11, and a
+client that fails the handshake is counted in TlsFailureCount and closed.
 """
 from __future__ import annotations
 
@@ -20,8 +22,10 @@ import h11
 from services import counters
 from services.config.model import AgentConfig
 from services.sources.base import SourceProcess
+from services.sources.connection_io import decrypt, send_some
 from services.sources.http_handlers import BadRequest, Request, make_handler
 from services.sources.listener import Listener
+from services.tls import Contexts, TlsSession, Wire, server_context
 
 READ_BYTES = 65536
 MAX_OUTBOX_BYTES = 1 << 20
@@ -31,8 +35,9 @@ REASONS = {200: b"OK", 400: b"Bad Request", 405: b"Method Not Allowed",
 
 
 class HttpConnection:
-    def __init__(self, sock: socket.socket, peer: str) -> None:
+    def __init__(self, sock: socket.socket, peer: str, wire: Wire | None) -> None:
         self.sock = sock
+        self.wire = wire  # TLS, or None: plain HTTP
         self.fd = sock.fileno()
         self.peer = peer
         self.h11 = h11.Connection(h11.SERVER)
@@ -43,6 +48,10 @@ class HttpConnection:
         self.open = True
         self.outbox = bytearray()
         self.last_seen = time.monotonic()
+
+    def queue(self, data: bytes) -> None:
+        """HTTP bytes (or b"": TLS's own output) into the outbox, as the wire wants them."""
+        self.outbox += self.wire.outgoing(data) if self.wire is not None else data
 
 
 class HttpSource(SourceProcess):
@@ -56,6 +65,7 @@ class HttpSource(SourceProcess):
         self.max_request = p["max-request-bytes"]
         self.max_connections = p["max-connections"]
         self.idle_s = p["idle-timeout"] / 1000.0
+        self.tls = Contexts(server_context, p, self.log) if p["ssl"] else None
         self.conns: dict[int, HttpConnection] = {}
         self.listener = Listener(self, p["bind"], p["port"], self._accept, backlog=128)
         self.every(1.0, self._drop_idle)
@@ -71,7 +81,8 @@ class HttpSource(SourceProcess):
             sock.close()
             return
         sock.setblocking(False)
-        conn = HttpConnection(sock, f"{addr[0]}:{addr[1]}")
+        wire = Wire(TlsSession(self.tls.current(), server_side=True)) if self.tls else None
+        conn = HttpConnection(sock, f"{addr[0]}:{addr[1]}", wire)
         self.conns[conn.fd] = conn
         self.counters["OpenConnectionCount"] = len(self.conns)
         self.on(conn.fd, self._read)
@@ -85,6 +96,15 @@ class HttpSource(SourceProcess):
         except OSError:
             data = b""
         conn.last_seen = time.monotonic()
+        if data and conn.wire is not None:
+            plain = decrypt(self, conn.wire, data, conn.peer, conn.outbox)
+            if plain is None:
+                self._close(conn)
+                return
+            self._flush(fd)
+            if not plain and not conn.wire.session.closed:
+                return  # the handshake goes on
+            data = plain
         conn.h11.receive_data(data)
         self._next_events(conn)
 
@@ -200,22 +220,16 @@ class HttpSource(SourceProcess):
     # -- output -----------------------------------------------------------------------------
     def _queue(self, conn: HttpConnection, data: bytes | None) -> None:
         if data:
-            conn.outbox += data
+            conn.queue(data)
             self._flush(conn.fd)
 
     def _flush(self, fd: int) -> None:
         conn = self.conns.get(fd)
         if conn is None:
             return
-        if conn.outbox:
-            try:
-                sent = conn.sock.send(conn.outbox)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            except OSError:
-                self._close(conn)
-                return
-            del conn.outbox[:sent]
+        if send_some(conn.sock, conn.outbox) is None:
+            self._close(conn)
+            return
         if not conn.outbox and not conn.open:
             self._release(conn)
             return

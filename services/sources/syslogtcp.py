@@ -7,7 +7,9 @@ address and name; the name is looked up once per connection, off the main loop, 
 its bytes are read. Where Flume drops events when the channel is full (counted, logged), zflume
 stops reading from every connection until the channel has room, so TCP pushes back on the
 senders and nothing they sent is dropped. An unfinished last message of a closed connection is
-dropped, as in Flume.
+dropped, as in Flume. With `ssl` (Flume 1.10's keys, services/tls.py) every connection is
+syslog over TLS (RFC 5425 framing aside: Flume reads lines there too); a client that fails the
+handshake is counted in TlsFailureCount and closed.
 """
 from __future__ import annotations
 
@@ -19,9 +21,11 @@ from typing import Protocol
 from services import counters
 from services.config.model import AgentConfig
 from services.sources.base import SourceProcess
+from services.sources.connection_io import decrypt, send_some
 from services.sources.ipfilter import reverse_name
 from services.sources.listener import Listener
 from services.sources.syslog_parse import Event, MultiportDecoder, SyslogTcpDecoder, port_charsets
+from services.tls import Contexts, TlsSession, Wire, one_way_server_context
 
 READ_BYTES = 65536
 RESOLVER_THREADS = 2
@@ -44,8 +48,10 @@ class Decoder(Protocol):
 
 
 class SyslogConnection:
-    def __init__(self, sock: socket.socket, ip: str, decoder: Decoder) -> None:
+    def __init__(self, sock: socket.socket, ip: str, decoder: Decoder, wire: Wire | None) -> None:
         self.sock = sock
+        self.wire = wire  # TLS, or None: plain TCP
+        self.outbox = bytearray()  # TLS's own records (handshake, tickets, alerts)
         self.fd = sock.fileno()
         self.ip = ip
         self.name = ip
@@ -55,7 +61,7 @@ class SyslogConnection:
 
 
 class SyslogTcpSource(SourceProcess):
-    EXTRA_COUNTERS = (*counters.ANY_SOURCE, *counters.LISTENING_SOURCE)
+    EXTRA_COUNTERS = (*counters.ANY_SOURCE, *counters.TLS_SOURCE)
 
     def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
         super().__init__(agent, name, run_dir)
@@ -67,6 +73,7 @@ class SyslogTcpSource(SourceProcess):
         self.conns: dict[int, SyslogConnection] = {}
         self.resolving: dict[Future[str], SyslogConnection] = {}
         self.resolver: ThreadPoolExecutor | None = None
+        self.tls = Contexts(one_way_server_context, p, self.log) if p["ssl"] else None
         self.listeners = {port: Listener(self, p["host"], port,
                                          functools.partial(self._accept, port))
                           for port in self.ports()}
@@ -84,7 +91,8 @@ class SyslogTcpSource(SourceProcess):
             return
         sock, addr = accepted
         sock.setblocking(False)
-        conn = SyslogConnection(sock, addr[0], self.decoder(port))
+        wire = Wire(TlsSession(self.tls.current(), server_side=True)) if self.tls else None
+        conn = SyslogConnection(sock, addr[0], self.decoder(port), wire)
         self.conns[conn.fd] = conn
         self.counters["OpenConnectionCount"] = len(self.conns)
         if self.name_header:
@@ -120,6 +128,13 @@ class SyslogTcpSource(SourceProcess):
         if not data:
             self._close(conn)
             return
+        if conn.wire is not None:
+            plain = decrypt(self, conn.wire, data, conn.ip, conn.outbox)
+            if plain is None:
+                self._close(conn)
+                return
+            self._flush(fd)
+            data = plain
         events = conn.decoder.feed(data)
         if events:
             bodies, headers = client_headers(events, self.ip_header, conn.ip, self.name_header,
@@ -129,6 +144,16 @@ class SyslogTcpSource(SourceProcess):
             for other in self.conns.values():
                 self._unlisten(other)
 
+    def _flush(self, fd: int) -> None:
+        """TLS's own records out (a syslog source sends nothing else)."""
+        conn = self.conns.get(fd)
+        if conn is None:
+            return
+        if send_some(conn.sock, conn.outbox) is None:
+            self._close(conn)
+            return
+        self.on_writable(fd, self._flush if conn.outbox else None)
+
     def _listen(self, conn: SyslogConnection) -> None:
         if conn.ready and not conn.reading and not self.stopping and self.has_room():
             conn.reading = True
@@ -137,7 +162,7 @@ class SyslogTcpSource(SourceProcess):
     def _unlisten(self, conn: SyslogConnection) -> None:
         if conn.reading:
             conn.reading = False
-            self.off(conn.fd)
+            self.pause_reading(conn.fd)
 
     def resume(self) -> None:
         for conn in self.conns.values():
@@ -146,7 +171,8 @@ class SyslogTcpSource(SourceProcess):
     def _close(self, conn: SyslogConnection) -> None:
         if self.conns.pop(conn.fd, None) is None:
             return
-        self._unlisten(conn)
+        conn.reading = False
+        self.off(conn.fd)
         conn.sock.close()
         self.counters["OpenConnectionCount"] = len(self.conns)
 

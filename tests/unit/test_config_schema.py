@@ -284,8 +284,15 @@ def test_batch_size_helper() -> None:
     assert schema.batch_size(component("sink", "avro", {"batch-size": 7})) == 7
 
 
+def without_tls(got: dict) -> dict:
+    """A listening source's params less Flume's TLS keys, which must hold their defaults."""
+    assert {key: got[key] for key in schema.TLS_SOURCE} == {
+        key: param.default for key, param in schema.TLS_SOURCE.items()}
+    return {key: value for key, value in got.items() if key not in schema.TLS_SOURCE}
+
+
 def test_http_source_defaults_and_handler_errors(tmp_path: Path) -> None:
-    assert params(tmp_path, "http", extra="a.sources.r1.port = 8080\n")[0] == {
+    assert without_tls(params(tmp_path, "http", extra="a.sources.r1.port = 8080\n")[0]) == {
         "bind": "0.0.0.0", "port": 8080, "handler": "org.apache.flume.source.http.JSONHandler",
         "put-timeout": 2000, "max-request-bytes": 104857600, "max-connections": 1000,
         "idle-timeout": 30000, "handler.*": {}}
@@ -299,14 +306,28 @@ def test_http_source_defaults_and_handler_errors(tmp_path: Path) -> None:
                                        "a.sources.r1.enableSSL = true\n"))
     assert [(line, key) for line, key, _ in errors] == [(10, "a.sources.r1.handler"),
                                                        (11, "a.sources.r1.enableSSL")]
+    assert "needs keystore" in errors[1][2]  # Flume's deprecated spelling of ssl is read
+
+
+def test_http_source_reads_flume_deprecated_tls_keys(tmp_path: Path) -> None:
+    """enableSSL and keystorePassword stand for ssl and keystore-password, with a warning; when
+    both spellings are written the new one wins."""
+    extra = ("a.sources.r1.port = 1\na.sources.r1.enableSSL = true\n"
+             "a.sources.r1.keystorePassword = secret\na.sources.r1.keystore-password = other\n")
+    assert [(line, key) for line, key, _ in problems(tmp_path, config("http", extra=extra))] == [
+        (10, "a.sources.r1.enableSSL")]  # no keystore: the error names the key that enabled TLS
+    found = check_file(write(tmp_path, config("http", extra=extra)), "a")[1]
+    assert [w.split(": ", 2)[2] for w in found] == [
+        "enableSSL is deprecated; read as ssl",
+        "keystorePassword is deprecated and ignored: keystore-password is set"]
 
 
 def test_syslog_sources_take_flume_keys_and_refuse_a_keep_fields_typo(tmp_path: Path) -> None:
-    assert params(tmp_path, "syslogtcp", extra="a.sources.r1.port = 5140\n"
-                                              "a.sources.r1.keepFields = timestamp hostname\n"
-                  )[0] == {"host": "0.0.0.0", "port": 5140, "eventSize": 2500,
-                           "keepFields": frozenset({"timestamp", "hostname"}),
-                           "clientIPHeader": "", "clientHostnameHeader": ""}
+    assert without_tls(params(tmp_path, "syslogtcp", extra="a.sources.r1.port = 5140\n"
+                              "a.sources.r1.keepFields = timestamp hostname\n")[0]) == {
+        "host": "0.0.0.0", "port": 5140, "eventSize": 2500,
+        "keepFields": frozenset({"timestamp", "hostname"}),
+        "clientIPHeader": "", "clientHostnameHeader": ""}
     assert params(tmp_path, "syslogudp", extra="a.sources.r1.port = 5140\n"
                                               "a.sources.r1.keepFields = true\n")[0][
         "keepFields"] == frozenset({"all"})
