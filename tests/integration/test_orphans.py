@@ -96,6 +96,13 @@ def processes_under(marker: str) -> list[int]:
     return found
 
 
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return f"{pid} (gone)"
+
+
 def test_ctrl_c_at_any_moment_of_start_up_stops_every_process(tmp_path: Path) -> None:
     """Ctrl-C (SIGINT to the agent's process group) while supervisord is still forking its
     programs: a program forked just then takes the signal before its exec, so `zflume agent`
@@ -113,6 +120,9 @@ def test_ctrl_c_at_any_moment_of_start_up_stops_every_process(tmp_path: Path) ->
         try:
             wait_for(lambda d=run_dir: not processes_under(str(d)), 5,
                      f"every process to stop after Ctrl-C at {delay} s", step=0.05)
+        except AssertionError as exc:  # say which ones outlived it, for the next reader
+            left = [command_line(pid)[-120:] for pid in processes_under(str(run_dir))]
+            raise AssertionError(f"{exc}; still running: {left}") from None
         finally:
             for pid in processes_under(str(run_dir)):
                 os.kill(pid, signal.SIGKILL)
