@@ -18,7 +18,7 @@ from services.config.typenames import resolve
 from services.sources.http_handlers import make_handler
 from services.sources.interceptors import serializers
 from services.sources.ipfilter import parse_rules
-from services.sources.syslog_parse import port_charsets
+from services.sources.syslog.parser import port_charsets
 
 # Keys of a source or sink that the loader reads itself rather than through the type's table.
 _SOURCE_WIRING = ("type", "channels", "selector", "interceptors")

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 from services.config.model import Component
 from services.sources.http_handlers import JSON_HANDLER
 from services.sources.interceptors import java_regex
-from services.sources.syslog_parse import KEEP_NONE, parse_keep_fields
+from services.sources.syslog.event import KEEP_NONE, parse_keep_fields
 
 Check = Callable[[Any], "str | None"]
 

@@ -1,6 +1,6 @@
 """The syslog TCP source: Flume's SyslogTcpSource, one event per `\\n`-ended syslog message.
 
-Messages are parsed as Flume's SyslogUtils does (services/sources/syslog_parse.py): Facility,
+Messages are parsed as Flume's SyslogUtils does (services/sources/syslog/utils.py): Facility,
 Severity, timestamp and host headers, `flume.syslog.status` Invalid or Incomplete (a message
 cut at `eventSize`). `clientIPHeader` and `clientHostnameHeader` name headers for the client's
 address and name; the name is looked up once per connection, off the main loop, before any of
@@ -24,7 +24,9 @@ from services.sources.base import SourceProcess
 from services.sources.connection_io import decrypt, send_some
 from services.sources.ipfilter import reverse_name
 from services.sources.listener import Listener
-from services.sources.syslog_parse import Event, MultiportDecoder, SyslogTcpDecoder, port_charsets
+from services.sources.syslog.event import Event
+from services.sources.syslog.parser import MultiportDecoder, port_charsets
+from services.sources.syslog.utils import SyslogTcpDecoder
 from services.tls import Contexts, TlsSession, Wire, one_way_server_context
 
 READ_BYTES = 65536

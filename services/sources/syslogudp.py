@@ -1,6 +1,6 @@
 """The syslog UDP source: Flume's SyslogUDPSource, one event per datagram.
 
-Each datagram is parsed as Flume 1.11 does (services/sources/syslog_parse.py: its first 2048
+Each datagram is parsed as Flume 1.11 does (services/sources/syslog/utils.py: its first 2048
 bytes, up to the first newline; one that gives no priority at all is dropped and counted in
 EventReadFail). `clientIPHeader` names a header for the sender's address; `clientHostnameHeader`
 one for the sender's address too, as a name lookup per datagram would stall the loop (a
@@ -16,7 +16,7 @@ from services import counters
 from services.config.model import AgentConfig
 from services.sources.base import SourceProcess
 from services.sources.listener import Listener
-from services.sources.syslog_parse import parse_datagram
+from services.sources.syslog.utils import parse_datagram
 from services.sources.syslogtcp import client_headers
 
 DATAGRAM_BYTES = 65535

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.sources.syslog_parse import (
+from services.sources.syslog.event import (
     INCOMPLETE,
     INVALID,
     KEEP_ALL,
@@ -16,15 +16,16 @@ from services.sources.syslog_parse import (
     STATUS,
     Clock,
     Event,
+    parse_keep_fields,
+)
+from services.sources.syslog.parser import (
     LineSplitter,
     MultiportDecoder,
     ParserCrash,
-    SyslogTcpDecoder,
-    parse_datagram,
-    parse_keep_fields,
     parse_multiport,
     port_charsets,
 )
+from services.sources.syslog.utils import SyslogTcpDecoder, parse_datagram
 
 UTC = timezone.utc
 TOKYO = ZoneInfo("Asia/Tokyo")
