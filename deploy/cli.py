@@ -15,7 +15,7 @@ import sys
 from importlib import metadata
 from typing import IO
 
-from deploy import flume_args, render, status
+from deploy import flume_args, reload, render, status
 from proto.errors import ZflumeError
 from services import rundir
 from services.config import scale
@@ -41,7 +41,10 @@ def _agent_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--conf", dest="conf_dir",
                         help="Flume's conf dir: only the -D switches of its flume-env.sh count")
     parser.add_argument("--no-reload-conf", action="store_true",
-                        help="accepted: zflume does not reload its config yet")
+                        help="never reload the config file (on an edit or on SIGHUP)")
+    parser.add_argument("-i", "--poll-interval", dest="poll_interval", type=float, default=30.0,
+                        metavar="SECONDS", help="how often the config file is checked for "
+                                                "changes (30, as Flume)")
     parser.add_argument("--run-dir", dest="run_dir", help="default: var/run/NAME")
     parser.add_argument("--collectors", metavar="HOST:BASEPORT:N", default="",
                         help="replace the avro sinks by a load_balance group over N collectors")
@@ -74,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("--kind", required=True, choices=["source", "channel", "sink", "router"])
     comp.add_argument("--component", dest="component", required=True)
     comp.add_argument("--instance", type=int, default=0, help="copy number (render --instances)")
+    for rendered in (mon, comp):  # in the command so that a reload restarts it when it changes
+        rendered.add_argument("--settings", metavar="DIGEST", default="",
+                              help="fingerprint of the settings it reads (ignored)")
     return parser
 
 
@@ -101,8 +107,9 @@ def _program(name: str) -> str:
     return found
 
 
-def _rendered(args: argparse.Namespace) -> tuple[str, str]:
-    """(run dir, supervisord config) of the agent; every path checked against the OS limit."""
+def _rendered(args: argparse.Namespace, conf_path: str = "") -> tuple[str, str]:
+    """(run dir, supervisord config) of the agent; every path checked against the OS limit.
+    The components read `conf_path` (`zflume agent`: its snapshot of the file), else the file."""
     try:
         agent = scale.apply(_load(args), collectors=args.collectors)
     except ValueError as exc:
@@ -118,7 +125,7 @@ def _rendered(args: argparse.Namespace) -> tuple[str, str]:
     except (EndpointError, rundir.RunDirError) as exc:
         raise CliError(f"zflume: {exc}") from exc
     paths = render.Paths(zflume=_program("zflume"), workdir=os.getcwd(), control=run_dir)
-    conf = os.path.abspath(args.conf_file)
+    conf = os.path.abspath(conf_path or args.conf_file)
     if count:
         return run_dir, render.render_instances(agent, conf, run_dir, paths, count)
     extra = ("--collectors", args.collectors) if args.collectors else ()
@@ -149,40 +156,59 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _take_run_dir(run_dir: str, text: str) -> tuple[str, IO[str]]:
-    """Prepare and lock the run directory, write the config; (config path, held lock)."""
+def _take_run_dir(run_dir: str) -> IO[str]:
+    """Prepare and lock the run directory; the held lock."""
     try:
         run_dir = rundir.prepare(run_dir)
-        held = rundir.lock(run_dir)
+        return rundir.lock(run_dir)
     except rundir.RunDirError as exc:
         raise CliError(f"zflume: {exc}") from exc
-    conf = os.path.join(run_dir, "supervisord.conf")
-    with open(conf, "w") as out:
-        out.write(text)
-    return conf, held
+
+
+def _snapshot(args: argparse.Namespace, run_dir: str) -> tuple[str, str]:
+    """(text of the config file as validated, the supervisord config reading its snapshot):
+    the file read before and after the check, again if it changed meanwhile."""
+    snapshot = os.path.join(run_dir, reload.SNAPSHOT)
+    for _ in range(3):
+        before = reload.read_text(args.conf_file)
+        _, text = _rendered(args, snapshot)
+        if reload.read_text(args.conf_file) == before:
+            return before, text
+    raise CliError(f"zflume: {args.conf_file} keeps changing; try again once it is written")
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
-    """Run supervisord in the foreground for one agent; Ctrl-C or SIGTERM stops every process.
+    """Run supervisord in the foreground for one agent; Ctrl-C or SIGTERM stops every process,
+    SIGHUP (and an edit, found every --poll-interval seconds) reloads the config.
 
     supervisord gets SIGTERM if we die, even by kill -9, so an agent never outlives its command.
     """
     from services.parent import parent_death_signal
-    run_dir, text = _rendered(args)
-    conf, held = _take_run_dir(run_dir, text)
+    run_dir = _run_dir(args)
+    conf_text, text = _snapshot(args, run_dir)
+    held = _take_run_dir(run_dir)
+    conf = os.path.join(run_dir, "supervisord.conf")
+    reload.write_atomically(os.path.join(run_dir, reload.SNAPSHOT), conf_text)
+    reload.write_atomically(conf, text)
     stop_requested: list[int] = []
     # Installed before the child exists, so a SIGTERM that arrives early is not lost.
     signal.signal(signal.SIGTERM, lambda signum, frame: stop_requested.append(signum))
     signal.signal(signal.SIGINT, lambda signum, frame: stop_requested.append(signum))
+    reloader = None if args.no_reload_conf else reload.Reloader(
+        args.conf_file, run_dir, args.name, conf_text, text, lambda: _snapshot(args, run_dir),
+        _program("supervisorctl"), args.poll_interval)
+    signal.signal(signal.SIGHUP, lambda signum, frame: reloader.ask() if reloader else print(
+        "zflume: SIGHUP ignored: --no-reload-conf", file=sys.stderr))
     try:
         child = subprocess.Popen([_program("supervisord"), "-n", "-c", conf],
                                  preexec_fn=parent_death_signal(signal.SIGTERM))
-        return _supervise(child, stop_requested)
+        return _supervise(child, stop_requested, reloader)
     finally:
         held.close()
 
 
-def _supervise(child: subprocess.Popen[bytes], stop_requested: list[int]) -> int:
+def _supervise(child: subprocess.Popen[bytes], stop_requested: list[int],
+               reloader: reload.Reloader | None = None) -> int:
     """Wait for supervisord, passing every stop request on to it as SIGTERM.
 
     Once stopping, the components get SIGTERM again every STOP_REPEAT_S until supervisord is done:
@@ -203,6 +229,8 @@ def _supervise(child: subprocess.Popen[bytes], stop_requested: list[int]) -> int
         except subprocess.TimeoutExpired:
             if stop_requested:
                 _signal_children(child.pid, signal.SIGTERM)
+            elif reloader is not None:
+                reloader.tick()
     if code < 0:  # supervisord itself was killed: its components stop by themselves
         print(f"zflume: supervisord (pid {child.pid}) was killed by signal {-code} "
               f"({signal.Signals(-code).name}); its components stop within 2 s",

@@ -1,7 +1,9 @@
 """An agent as supervisord programs: one per source, channel, sink and sink-router.
 
-Program names are `AGENT-COMPONENT` in a group `AGENT` (sink k1 of agent a is `a:a-k1`; the
-router of group g is `a:a-g`, of a standalone sink k `a:a-k-router`).
+Program names are `AGENT-COMPONENT` (sink k1 of agent a is `a-k1`; the router of group g is
+`a-g`, of a standalone sink k `a-k-router`). No supervisord group holds them: `update` replaces a
+changed group whole, and a reload must restart only the programs whose settings changed. Each
+command carries `--settings` (services/config/digest.py), so exactly those commands change.
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import os
 import shlex
 from dataclasses import dataclass
 
+from services.config.digest import agent_digest, settings_digest
 from services.config.model import AgentConfig
 from services.config.scale import instance
 from services.endpoints import endpoint
@@ -74,32 +77,30 @@ def supervisord_header(paths: Paths) -> str:
 def agent_programs(agent: AgentConfig, conf_file: str, run_dir: str, paths: Paths,
                    extra: tuple[str, ...] = (), conf_name: str = "",
                    monitoring: Monitoring | None = None) -> str:
-    """The [program:...] sections and the [group:...] of one agent.
+    """The [program:...] sections of one agent.
 
     `extra` are options every component command carries (`--instance 2`, `--collectors ...`),
     so each process applies the same transform to the config it loads; `conf_name` is the
     agent's name in the file when a transform renamed it (`agent1` for instance `agent1-2`).
     """
-    sections, names = [], []
+    sections = []
     for kind, name in components(agent):
         program = f"{agent.name}-{agent.process_name(kind, name)}"
-        names.append(program)
         command = " ".join([paths.zflume, "component", "-f", _quote(conf_file),
                             "-n", conf_name or agent.name,
                             "--kind", kind, "--component", name, "--run-dir", _quote(run_dir),
-                            *extra])
+                            "--settings", settings_digest(agent, kind, name), *extra])
         sections.append(f"[program:{program}]\ncommand = {command}\n"
                         f"directory = {paths.workdir}\n{PROGRAM_OPTIONS}")
     if monitoring is not None:
         program = f"{agent.name}-monitor"
-        names.append(program)
         command = " ".join([paths.zflume, "monitor", "-f", _quote(conf_file),
                             "-n", conf_name or agent.name, "--run-dir", _quote(run_dir),
                             "--type", monitoring.kind, "--bind", shlex.quote(monitoring.bind),
-                            "--port", str(monitoring.port), *extra])
+                            "--port", str(monitoring.port), "--settings", agent_digest(agent),
+                            *extra])
         sections.append(f"[program:{program}]\ncommand = {command}\n"
                         f"directory = {paths.workdir}\n{PROGRAM_OPTIONS}")
-    sections.append(f"[group:{agent.name}]\nprograms = {','.join(names)}\n")
     return "\n".join(sections)
 
 

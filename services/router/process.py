@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import random
+import signal
 from typing import Any
 
 import zmq
@@ -61,6 +62,10 @@ class SinkRouter(Process):
         self.waiting: list[Flight] = []  # taken, but the chosen sink's window is full
         self.takes = 0
         self.channel_empty = False
+        # SIGUSR1 (a reload restarting this router): stop once the flights in the air landed,
+        # leaving the rest in the channel for the next router, instead of draining it first
+        self.handing_over = False
+        signal.signal(signal.SIGUSR1, self._hand_over)
         # No sink could take a batch: wait as Flume's SinkRunner does (its 1 s and 5 s, here
         # doubling from the first rather than growing by 1 s: 1, 2, 4, 5 s).
         params = self.group.params
@@ -108,7 +113,8 @@ class SinkRouter(Process):
     # -- taking ---------------------------------------------------------------------------------
     def _pump(self) -> None:
         """Ask the channel for as many batches as the sinks have room for."""
-        if self.no_sink.waiting() or (self.unheard and now() < self.unheard_until):
+        if self.no_sink.waiting() or (self.unheard and now() < self.unheard_until) or (
+                self.stopping and self.handing_over):
             return
         room = sum(max(0, link.window - len(link.flights)) for link in self.links.values()
                    if link.alive) - len(self.waiting)
@@ -330,11 +336,15 @@ class SinkRouter(Process):
         report["LiveSinkCount"] = sum(link.alive for link in self.links.values())
         return report
 
+    def _hand_over(self, signum: int, frame: object) -> None:
+        self.handing_over = True
+
     def drained(self) -> bool:
-        """Stop once nothing is in flight and the channel is empty or unreachable."""
+        """Stop once nothing is in flight and the channel is empty or unreachable (or, handing
+        over to the next router, at once)."""
         if self._all_flights():
             return False
-        return self.channel_empty or not self.chan.peer_up or not any(
+        return self.handing_over or self.channel_empty or not self.chan.peer_up or not any(
             link.alive for link in self.links.values())
 
     def close(self) -> None:

@@ -172,7 +172,7 @@ class Programs:
                 if info["pid"] and info["statename"] in ("RUNNING", "STARTING", "STOPPING")}
 
     def program(self, component: str) -> str:
-        return f"{self.agent.name}:{self.agent.name}-{component}"
+        return f"{self.agent.name}-{component}"
 
 
 # -- counting what arrived -------------------------------------------------------------------

@@ -88,7 +88,7 @@ class Agent:
         return bool(states) and all(state == "RUNNING" for state, _ in states.values())
 
     def pid(self, component: str) -> int:
-        return self.statuses()[f"{self.name}:{self.name}-{component}"][1]
+        return self.statuses()[f"{self.name}-{component}"][1]
 
     def signal(self, component: str, sig: int) -> int:
         """Signal a component's process once supervisord reports its pid (never pid 0, which
@@ -100,7 +100,7 @@ class Agent:
     def restarted(self, component: str, old_pid: int) -> int:
         """Wait until supervisord has a new, running process for `component`."""
         def new_pid() -> int:
-            state, pid = self.statuses().get(f"{self.name}:{self.name}-{component}", ("", 0))
+            state, pid = self.statuses().get(f"{self.name}-{component}", ("", 0))
             return pid if state == "RUNNING" and pid not in (0, old_pid) else 0
         return int(wait_for(new_pid, 30, f"{component} to be restarted"))
 

@@ -306,7 +306,7 @@ def test_source_survives_attacks_while_a_good_client_delivers(
             good.close()
         got = {name: future.result(timeout=30) for name, future in verdicts.items()}
     assert got == {name: verdict for name, (_, verdict) in ATTACKS.items()}
-    assert agent.statuses()["z:z-src"] == ("RUNNING", pid)
+    assert agent.statuses()["z-src"] == ("RUNNING", pid)
     assert malformed(agent) - before >= len(REFUSED)
     wait_for(lambda: status(agent)["OpenConnectionCount"] == "0", 5, "connections released")
 

@@ -112,9 +112,9 @@ def test_every_component_is_its_own_supervisord_program(failover_agent: Agent) -
     with distinct pids, each running its own component."""
     states = failover_agent.statuses()
     expected = {"s": "source", "c": "channel", "k1": "sink", "k2": "sink", "g": "router"}
-    assert set(states) == {f"a:a-{name}" for name in expected}
-    pids = {name: states[f"a:a-{name}"][1] for name in expected}
-    assert all(states[f"a:a-{name}"][0] == "RUNNING" for name in expected)
+    assert set(states) == {f"a-{name}" for name in expected}
+    pids = {name: states[f"a-{name}"][1] for name in expected}
+    assert all(states[f"a-{name}"][0] == "RUNNING" for name in expected)
     assert len(set(pids.values())) == len(expected) and 0 not in pids.values()
     for name, kind in expected.items():
         assert f"--kind {kind} --component {name} " in cmdline(pids[name])

@@ -25,7 +25,7 @@ a.sinks.views.sink.rollInterval = 0
 """)
     agents.append(agent)
     agent.start()
-    assert {"a:a-views.source", "a:a-views.channel", "a:a-views.sink",
-            "a:a-views-router"} <= set(agent.statuses())
+    assert {"a-views.source", "a-views.channel", "a-views.sink",
+            "a-views-router"} <= set(agent.statuses())
     wait_for(lambda: len(lines_in(tmp_path / "out")) >= TOTAL, 20, "every event")
     assert sorted(lines_in(tmp_path / "out")) == list(range(TOTAL))

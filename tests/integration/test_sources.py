@@ -120,7 +120,7 @@ def test_exec_never_drops_a_line_when_its_channel_is_full(
     go = tmp_path / "go"
     agent = start(tmp_path, agents, pipeline(exec_source(after_go(go, f"exec cat {lines}")),
                                              capacity=300, extra="a.channels.c.keep-alive = 1"))
-    agent.ctl("stop", "a:a-k-router")
+    agent.ctl("stop", "a-k-router")
     go.touch()
 
     def full_and_refusing() -> bool:
@@ -129,7 +129,7 @@ def test_exec_never_drops_a_line_when_its_channel_is_full(
                 and int(stats.get("SOURCE.s", {}).get("ChannelWriteFail", "0")) >= 2)
     wait_for(full_and_refusing, 20, "the channel to fill and answer FULL")
     assert lines_in(tmp_path / "out/k") == []
-    agent.ctl("start", "a:a-k-router")
+    agent.ctl("start", "a-k-router")
     numbers = all_lines(tmp_path, "k", total)
     assert sorted(numbers) == list(range(total))
 
@@ -294,5 +294,5 @@ a.channels.c.type = memory
 """)
     bad_pid = agent.pid("bad")
     assert set(all_lines(tmp_path, "k", 3, timeout=5)) == {7}
-    assert agent.statuses()["a:a-bad"] == ("RUNNING", bad_pid)
+    assert agent.statuses()["a-bad"] == ("RUNNING", bad_pid)
     assert agent.log.read_text().count(f"cannot run {tmp_path}/no-such-command") >= 2

@@ -78,13 +78,13 @@ def test_files_are_delivered_exactly_and_renamed_only_after_delivery(
     renamed; once the sink runs again every line arrives exactly once and every file is
     renamed to .COMPLETED."""
     agent, spool = start(tmp_path, agents, batch=100, capacity=1000)
-    agent.ctl("stop", "a:a-k")
+    agent.ctl("stop", "a-k")
     for n in range(3):
         drop(spool, f"part-{n}.log", numbered(n * 1500, 1500))
     wait_for(lambda: int(source_stats(agent)["ChannelWriteFail"]) > 0, 15, "a full channel")
     assert sorted(p.name for p in spool.iterdir()) == [".flumespool", "part-0.log",
                                                        "part-1.log", "part-2.log"]
-    agent.ctl("start", "a:a-k")
+    agent.ctl("start", "a-k")
     numbers = everything(tmp_path, 4500)
     assert sorted(numbers) == list(range(4500))
     wait_for(lambda: len(list(spool.glob("*.COMPLETED"))) == 3, 10, "three completed files")

@@ -16,19 +16,20 @@ def test_committed_supervisord_conf_is_a_fresh_render() -> None:
     assert (ROOT / "supervisord.conf").read_text() == demo.render_demo()
 
 
-def test_programs_are_agent_component_in_an_agent_group() -> None:
+def test_programs_are_agent_component_each_with_its_settings_digest() -> None:
     agent = load_agent(str(ROOT / "deploy/demo/file_roll_agent.conf"), "agentX")
     parsed = configparser.RawConfigParser()
     parsed.read_string(render.render_agent(agent, "/c/a.conf", "/run/a", PATHS))
     programs = {s.split(":", 1)[1] for s in parsed.sections() if s.startswith("program:")}
     assert programs == {"agentX-sX", "agentX-chX", "agentX-sk1", "agentX-sk2", "agentX-g1"}
-    assert parsed["group:agentX"]["programs"].split(",") == [
+    assert [s.split(":", 1)[1] for s in parsed.sections() if s.startswith("program:")] == [
         "agentX-chX", "agentX-sk1", "agentX-sk2", "agentX-g1", "agentX-sX"]
+    assert not [s for s in parsed.sections() if s.startswith("group:")]
     sink = parsed["program:agentX-sk1"]
     assert (sink["autorestart"], sink["stopwaitsecs"], sink["stopasgroup"],
             sink["killasgroup"], sink["directory"]) == ("true", "30", "true", "true", "/srv")
     assert int(sink["startretries"]) >= 1000
-    assert "--kind sink --component sk1 --run-dir /run/a" in sink["command"]
+    assert "--kind sink --component sk1 --run-dir /run/a --settings " in sink["command"]
     assert parsed["unix_http_server"]["file"] == "/run/a/supervisor.sock"
     assert "inet_http_server" not in parsed
 

@@ -21,13 +21,13 @@ def test_instances_listen_on_consecutive_ports_under_their_own_names() -> None:
     assert collector.sources["s1"].params["port"] == 44441  # the original is untouched
 
 
-def test_render_instances_gives_each_copy_a_group_and_run_dir() -> None:
+def test_render_instances_gives_each_copy_its_programs_and_run_dir() -> None:
     collector = load_agent(str(DEMO / "loadbalance_collector1.conf"), "agent1")
     text = render.render_instances(collector, "/c.conf", "/run/c", PATHS, 3)
     for i in (1, 2, 3):
-        assert f"[group:agent1-{i}]" in text
         assert f"[program:agent1-{i}-s1]" in text
-        assert f"-n agent1 --kind source --component s1 --run-dir /run/c/agent1-{i} --instance {i}" in text
+        assert f"-n agent1 --kind source --component s1 --run-dir /run/c/agent1-{i} --settings " in text
+        assert f" --instance {i}\n" in text
 
 
 def test_over_collectors_builds_one_load_balance_group() -> None:
