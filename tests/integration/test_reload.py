@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
-from tests.integration.harness import Agent, lines_in, wait_for
+from tests.integration.harness import Agent, collector_conf, free_ports, lines_in, wait_for
 from tests.integration.test_taildir import Logger
 
 TOTAL = 50_000
@@ -106,3 +107,73 @@ def test_each_edit_restarts_only_what_changed_and_loses_nothing(
         delivered(tmp_path, 1, 2, 3)), 60, "every line")
     assert set(got) == set(range(TOTAL))
     assert "Traceback" not in agent.log.read_text()
+
+
+def balanced_agent(logs: Path, positions: Path, ports: dict[str, int]) -> str:
+    """TAILDIR -> memory -> load_balance round robin over avro sinks: name -> collector port."""
+    sinks = " ".join(ports)
+    text = f"""
+a.sources = s
+a.channels = c
+a.sinks = {sinks}
+a.sources.s.type = TAILDIR
+a.sources.s.channels = c
+a.sources.s.filegroups = f1
+a.sources.s.filegroups.f1 = {logs}/app\\\\.log
+a.sources.s.positionFile = {positions}
+a.sources.s.batchSize = 100
+a.channels.c.type = memory
+a.channels.c.capacity = 5000
+a.channels.c.transactionCapacity = 100
+a.sinkgroups = g
+a.sinkgroups.g.sinks = {sinks}
+a.sinkgroups.g.processor.type = load_balance
+a.sinkgroups.g.processor.backoff = true
+"""
+    for sink, port in ports.items():
+        text += (f"a.sinks.{sink}.type = avro\na.sinks.{sink}.channel = c\n"
+                 f"a.sinks.{sink}.hostname = 127.0.0.1\na.sinks.{sink}.port = {port}\n")
+    return text
+
+
+def test_a_collector_added_live_takes_a_third_and_one_removed_loses_nothing(
+        tmp_path: Path, agents: list[Agent]) -> None:
+    """When a third collector's sink is added to a running load_balance group under steady
+    traffic, it takes about a third of the events within 10 s; when the first is removed, the
+    other two take everything and no event is lost."""
+    total, rate = 60_000, 3_000
+    base = free_ports(3)
+    ports = {"sk1": base, "sk2": base + 1, "sk3": base + 2}
+    for i, port in enumerate(ports.values(), 1):
+        collector = Agent(tmp_path, f"c{i}", collector_conf(f"c{i}", port,
+                                                           str(tmp_path / "out" / str(i))))
+        agents.append(collector)
+        collector.start()
+    logs, positions = tmp_path / "logs", tmp_path / "positions.json"
+    logs.mkdir()
+    agent = Agent(tmp_path, "a", balanced_agent(logs, positions, {
+        "sk1": ports["sk1"], "sk2": ports["sk2"]}))
+    agents.append(agent)
+    agent.start()
+    logger = Logger(logs / "app.log", total, rate)
+    logger.start()
+    wait_for(lambda: len(delivered(tmp_path, 1, 2)) > 5_000, 30, "traffic on two collectors")
+
+    reload(agent, balanced_agent(logs, positions, ports), "reloaded")
+    joined = [len(lines_in(tmp_path / "out" / str(i))) for i in (1, 2, 3)]
+    wait_for(lambda: len(lines_in(tmp_path / "out" / "3")) > 0, 10, "the third collector's first")
+    time.sleep(4)
+    later = [len(lines_in(tmp_path / "out" / str(i))) for i in (1, 2, 3)]
+    shares = [b - a for a, b in zip(joined, later, strict=True)]
+    print(f"\nfor 4 s after the third collector's first event: {shares} events")
+    assert shares[2] >= sum(shares) / 5, shares  # about a third; a fifth at least
+
+    reload(agent, balanced_agent(logs, positions, {"sk2": ports["sk2"], "sk3": ports["sk3"]}),
+           "reloaded")
+    time.sleep(2)  # what collector 1 had already taken reaches its file
+    removed = len(lines_in(tmp_path / "out" / "1"))
+    logger.join(60)
+    got = wait_for(lambda: (lambda n: n if len(set(n)) >= total else None)(
+        delivered(tmp_path, 1, 2, 3)), 60, "every line")
+    assert set(got) == set(range(total))
+    assert len(lines_in(tmp_path / "out" / "1")) == removed  # nothing more went to it
