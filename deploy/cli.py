@@ -15,7 +15,7 @@ import sys
 from importlib import metadata
 from typing import IO
 
-from deploy import flume_args, reload, render, status
+from deploy import flume_args, logfile, reload, render, status
 from proto.errors import ZflumeError
 from services import rundir
 from services.config import scale
@@ -199,10 +199,18 @@ def cmd_agent(args: argparse.Namespace) -> int:
         _program("supervisorctl"), args.poll_interval)
     signal.signal(signal.SIGHUP, lambda signum, frame: reloader.ask() if reloader else print(
         "zflume: SIGHUP ignored: --no-reload-conf", file=sys.stderr))
+    log_file = getattr(args, "log_file", "")
     try:
         child = subprocess.Popen([_program("supervisord"), "-n", "-c", conf],
-                                 preexec_fn=parent_death_signal(signal.SIGTERM))
-        return _supervise(child, stop_requested, reloader)
+                                 preexec_fn=parent_death_signal(signal.SIGTERM),
+                                 stdout=subprocess.PIPE if log_file else None,
+                                 stderr=subprocess.STDOUT if log_file else None)
+        copier = logfile.copier(child.stdout, log_file, args.log_console) if (
+            log_file and child.stdout is not None) else None
+        code = _supervise(child, stop_requested, reloader)
+        if copier is not None:
+            copier.join(timeout=5)
+        return code
     finally:
         held.close()
 
@@ -287,6 +295,10 @@ def _flume_switches(args: argparse.Namespace, extra: list[str]) -> None:
         print(f"zflume: warning: {warning}", file=sys.stderr)
     os.environ.update(switches.environment)
     args.monitoring = switches.monitoring
+    args.log_file, args.log_console = switches.log_file, switches.console
+    if switches.log_file:
+        print(f"zflume: logging to {os.path.abspath(switches.log_file)}"
+              f"{' and the console' if switches.console else ''}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,9 @@ the `-D` switches of `flume-env.sh` in the `-c/--conf` directory.
 A start script written for flume-ng must run unchanged with `zflume` as the command: every
 switch is taken, and each one that does nothing here says so in one warning, never silently.
 
-    -Dflume.root.logger=LEVEL,console      the components' log level (LOGFILE: console here)
+    -Dflume.root.logger=LEVEL,console      the components' log level, on the console
+    -Dflume.root.logger=LEVEL,LOGFILE      ... into flume.log.dir/flume.log.file (./logs/flume.log),
+                                           rotated at 100 MB keeping 20, as Flume's log4j does
     -Djavax.net.ssl.keyStore... / trustStore...   TLS fallbacks, as FLUME_SSL_* (services/tls.py)
     -Dorg.apache.flume.log.printconfig / rawdata  accepted: zflume never logs configs or bodies
     -Dflume.monitoring.type=http|prometheus, .port (41414), .bind (127.0.0.1; zflume)
@@ -54,6 +56,8 @@ class FlumeSwitches:
     monitoring: Monitoring | None = None
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    console: bool = True  # the components' lines on the agent's stdout
+    log_file: str = ""  # and/or in this rotated file
 
 
 def parse(extra: list[str], conf_dir: str | None) -> FlumeSwitches:
@@ -73,13 +77,18 @@ def parse(extra: list[str], conf_dir: str | None) -> FlumeSwitches:
         else:
             raise FlumeArgsError(f"unrecognized argument {arg}")
     monitoring: dict[str, str] = {}
+    log_place = {"flume.log.dir": "./logs", "flume.log.file": "flume.log"}
     for switch in switches:
         key, _, value = switch.partition("=")
         if key.startswith("flume.monitoring."):
             monitoring[key.removeprefix("flume.monitoring.")] = value
+        elif key in log_place:
+            log_place[key] = value
         else:
             _apply(switch, out)
     out.monitoring = _monitoring(monitoring, out)
+    if out.log_file:
+        out.log_file = str(Path(log_place["flume.log.dir"]) / log_place["flume.log.file"])
     return out
 
 
@@ -128,9 +137,15 @@ def _apply(switch: str, out: FlumeSwitches) -> None:
             out.warnings.append(f"-D{switch}: unknown level {level}; keeping INFO")
         else:
             out.environment["ZFLUME_LOG_LEVEL"] = LEVELS[level.upper()]
-        if appender.strip() and appender.strip().lower() != "console":
-            out.warnings.append(f"-D{switch}: appender {appender.strip()} not supported yet; "
-                                "logging to the console")
+        appenders = {name.strip().lower() for name in appender.split(",") if name.strip()}
+        if appenders:
+            out.console = "console" in appenders
+            out.log_file = "logfile" if "logfile" in appenders else ""  # placed by parse()
+        for unknown in sorted(appenders - {"console", "logfile"}):
+            out.warnings.append(f"-D{switch}: unknown appender {unknown}; Flume's are console "
+                                "and LOGFILE")
+        if appenders and not appenders & {"console", "logfile"}:
+            out.console = True
     elif key in SSL_SWITCHES:
         out.environment[SSL_SWITCHES[key]] = value
     elif key in NOT_YET:

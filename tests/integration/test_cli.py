@@ -235,3 +235,20 @@ exec {BIN / 'zflume'} agent --conf conf --conf-file conf/a.conf --name a \\
     text = log.read_text()
     assert "read 1 -D switch(es) from conf/flume-env.sh" in text
     assert "-Xmx512m: a JVM option" in text and "unrecognized" not in text
+
+
+def test_logfile_appender_writes_every_component_to_flume_log(
+        tmp_path: Path, agents: list[Agent]) -> None:
+    """With -Dflume.root.logger=INFO,LOGFILE, every component's lines go to
+    flume.log.dir/flume.log (the launcher its only writer) and not to the console."""
+    (tmp_path / "out" / "k1").mkdir(parents=True)
+    agent = Agent(tmp_path, "a", FAILOVER, args=(
+        "-Dflume.root.logger=INFO,LOGFILE", f"-Dflume.log.dir={tmp_path / 'logs'}"))
+    agents.append(agent)
+    agent.start()
+    log = tmp_path / "logs" / "flume.log"
+    names = ("source.s", "channel.c", "sink.k1", "sink.k2", "sink_group.g")
+    wait_for(lambda: log.exists() and all(f"zflume.a.{n}: started" in log.read_text()
+                                          for n in names), 20, "every component in flume.log")
+    console = agent.log.read_text()
+    assert "zflume: logging to" in console and "zflume.a.source.s: started" not in console

@@ -28,12 +28,22 @@ def test_log_level_and_tls_switches_become_the_components_environment() -> None:
     (["-Dflume.called.from.service"], "not implemented yet"),
     (["-Dcom.sun.management.jmxremote"], "a JVM property"),
     (["-Dno.such.switch=1"], "-Dno.such.switch=1: unknown switch, ignored"),
-    (["-Dflume.root.logger=INFO,LOGFILE"], "appender LOGFILE not supported yet"),
+    (["-Dflume.root.logger=INFO,SYSLOG"], "unknown appender syslog"),
     (["-Dflume.root.logger=LOUD,console"], "unknown level LOUD"),
 ])
 def test_every_switch_that_does_nothing_says_so(args: list[str], warning: str) -> None:
     out = parse(args, None)
     assert len(out.warnings) == 1 and warning in out.warnings[0]
+
+
+def test_logfile_appender_goes_where_flume_log_dir_and_file_say() -> None:
+    out = parse(["-Dflume.root.logger=DEBUG,LOGFILE", "-Dflume.log.dir=/var/log/flume"], None)
+    assert (out.log_file, out.console, out.environment["ZFLUME_LOG_LEVEL"], out.warnings) == (
+        "/var/log/flume/flume.log", False, "DEBUG", [])
+    both = parse(["-Dflume.root.logger=INFO,LOGFILE,console", "-Dflume.log.file=a.log"], None)
+    assert (both.log_file, both.console) == ("logs/a.log", True)
+    assert (parse(["-Dflume.root.logger=INFO,console"], None).log_file, parse([], None).console
+            ) == ("", True)
 
 
 def test_switches_that_change_nothing_here_are_quiet() -> None:
