@@ -64,8 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("-f", "--conf-file", dest="conf_file", required=True)
     check.add_argument("-n", "--name", dest="name")
     check.add_argument("-c", "--conf", dest="conf_dir", help="ignored")
-    stat = sub.add_parser("status", help="print every component's counters")
+    stat = sub.add_parser("status", help="a table of every component (--json: Flume's shape)")
     stat.add_argument("--run-dir", dest="run_dir", required=True)
+    stat.add_argument("--json", action="store_true", help="every counter, as Flume's /metrics")
+    stat.add_argument("--watch", action="store_true", help="redraw the table every 2 s")
     mon = sub.add_parser("monitor", help="serve the agent's metrics (used by supervisord)")
     _agent_args(mon)
     mon.add_argument("--type", dest="kind", choices=["http", "prometheus"], default="http")
@@ -149,10 +151,18 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    reports = status.collect(args.run_dir)
-    if not reports:
-        raise CliError(f"zflume: no component answered in {os.path.abspath(args.run_dir)}", 1)
-    print(json.dumps(reports, indent=1, sort_keys=True))
+    nothing = CliError(f"zflume: no component answered in {os.path.abspath(args.run_dir)}", 1)
+    if args.json:
+        reports = status.collect(args.run_dir)
+        if not reports:
+            raise nothing
+        print(json.dumps(reports, indent=1, sort_keys=True))
+        return 0
+    from deploy import status_table
+    if args.watch:
+        status_table.watch(args.run_dir)
+    elif not status_table.show(args.run_dir):
+        raise nothing
     return 0
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from deploy.render import Paths, agent_programs, supervisord_header
+from deploy.render import Paths, agent_programs, components, supervisord_header
 from services.config.load import load_agent
 
 HERE = "%(here)s"
@@ -37,6 +37,10 @@ def render_demo() -> str:
     for conf, name in AGENTS:
         agent = load_agent(str(ROOT / conf), name)
         parts.append(agent_programs(agent, f"{HERE}/{conf}", f"{HERE}/var/run/{name}", paths))
+        # one supervisord for the three agents, never reloaded: a group per agent, so that
+        # `supervisorctl stop agent1:*` takes a whole collector down
+        programs = [f"{name}-{agent.process_name(kind, c)}" for kind, c in components(agent)]
+        parts.append(f"[group:{name}]\nprograms = {','.join(programs)}\n")
     parts.append(WRITER)
     return "\n".join(parts)
 

@@ -44,7 +44,7 @@ OK = "ok"
 
 
 def status(agent: Agent) -> dict[str, str]:
-    out = subprocess.run([str(BIN / "zflume"), "status", "--run-dir", str(agent.run_dir)],
+    out = subprocess.run([str(BIN / "zflume"), "status", "--json", "--run-dir", str(agent.run_dir)],
                          capture_output=True, text=True, timeout=30, check=True).stdout
     return json.loads(out)["SOURCE.src"]
 

@@ -77,7 +77,7 @@ def frames_of(stem: str, direction: str, deflate: bool = False) -> list[Frame]:
 
 
 def status(agent: Agent) -> dict[str, dict[str, str]]:
-    out = subprocess.run([str(BIN / "zflume"), "status", "--run-dir", str(agent.run_dir)],
+    out = subprocess.run([str(BIN / "zflume"), "status", "--json", "--run-dir", str(agent.run_dir)],
                          capture_output=True, text=True, timeout=30, check=True).stdout
     return json.loads(out)
 

@@ -96,7 +96,7 @@ def _push(ctx: zmq.Context, path: Path) -> None:
 
 
 def _refused_counts(agent: Agent) -> dict[str, int]:
-    out = subprocess.run([str(BIN / "zflume"), "status", "--run-dir", str(agent.run_dir)],
+    out = subprocess.run([str(BIN / "zflume"), "status", "--json", "--run-dir", str(agent.run_dir)],
                          capture_output=True, text=True, check=True).stdout
     return {key: int(report.get("MalformedMessageCount", 0))
             for key, report in json.loads(out).items()}

@@ -252,3 +252,22 @@ def test_logfile_appender_writes_every_component_to_flume_log(
                                           for n in names), 20, "every component in flume.log")
     console = agent.log.read_text()
     assert "zflume: logging to" in console and "zflume.a.source.s: started" not in console
+
+
+def test_status_table_shows_every_program_its_flow_and_its_group(failover_agent: Agent) -> None:
+    """`zflume status` (no --json) prints one row per component with supervisord's state and
+    pid, the channel's fill bar and the group's active sink; a stopped program shows as such."""
+    agent = failover_agent
+    wait_for(lambda: len(lines_in(agent.workdir / "out" / "k1")) >= 1000, 20, "1000 events")
+    agent.ctl("stop", "a-k2")
+    result = subprocess.run([str(BIN / "zflume"), "status", "--run-dir", str(agent.run_dir)],
+                            capture_output=True, text=True, timeout=30,
+                            env={**os.environ, "COLUMNS": "200"})
+    rows = {line.split()[1]: line for line in result.stdout.splitlines()
+            if line.startswith("│") and len(line.split()) > 2}
+    assert result.returncode == 0, result.stderr
+    for key in ("SOURCE.s", "CHANNEL.c", "SINK.k1", "SINK_GROUP.g"):
+        assert "RUNNING" in rows[key] and str(agent.pid(key.split(".")[1])) in rows[key]
+    assert "0.0% 0/500" in rows["CHANNEL.c"] and "active k1" in rows["SINK_GROUP.g"]
+    assert "STOPPED (no answer)" in rows["a-k2"]
+    agent.ctl("start", "a-k2")

@@ -61,7 +61,7 @@ def send_from(address: str, port: int, first: int) -> Status | None:
 
 
 def denied_count(agent: Agent) -> int:
-    out = subprocess.run([str(BIN / "zflume"), "status", "--run-dir", str(agent.run_dir)],
+    out = subprocess.run([str(BIN / "zflume"), "status", "--json", "--run-dir", str(agent.run_dir)],
                          capture_output=True, text=True, timeout=30, check=True).stdout
     return int(json.loads(out)["SOURCE.src"].get("DeniedConnectionCount", 0))
 

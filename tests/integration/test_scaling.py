@@ -62,7 +62,7 @@ a.sinks.k.port = {base}
 def _drained(run_dir: Path) -> list[int] | None:
     counts = []
     for i in (1, 2, 3):
-        result = subprocess.run([str(BIN / "zflume"), "status", "--run-dir",
+        result = subprocess.run([str(BIN / "zflume"), "status", "--json", "--run-dir",
                                  str(run_dir / f"c-{i}")], capture_output=True, text=True)
         if result.returncode:
             return None

@@ -44,7 +44,7 @@ def start(tmp_path: Path, agents: list[Agent], conf: str) -> Agent:
 
 def zflume_status(agent: Agent) -> dict[str, dict[str, str]]:
     """`zflume status --run-dir` of the agent, parsed; {} while nothing answers."""
-    result = subprocess.run([str(BIN / "zflume"), "status", "--run-dir", str(agent.run_dir)],
+    result = subprocess.run([str(BIN / "zflume"), "status", "--json", "--run-dir", str(agent.run_dir)],
                             capture_output=True, text=True, timeout=30)
     return json.loads(result.stdout) if result.returncode == 0 else {}
 

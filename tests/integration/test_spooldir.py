@@ -55,7 +55,7 @@ def numbered(first: int, count: int) -> bytes:
 
 
 def source_stats(agent: Agent) -> dict[str, str]:
-    result = subprocess.run([str(BIN / "zflume"), "status", "--run-dir", str(agent.run_dir)],
+    result = subprocess.run([str(BIN / "zflume"), "status", "--json", "--run-dir", str(agent.run_dir)],
                             capture_output=True, text=True, timeout=30, check=True)
     return json.loads(result.stdout)["SOURCE.s"]
 

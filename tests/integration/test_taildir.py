@@ -94,7 +94,7 @@ def start(tmp_path: Path, agents: list[Agent]) -> tuple[Agent, Logger, Path]:
 
 def source_stats(agent: Agent) -> dict[str, str]:
     """The source's counters from `zflume status`."""
-    result = subprocess.run([str(BIN / "zflume"), "status", "--run-dir", str(agent.run_dir)],
+    result = subprocess.run([str(BIN / "zflume"), "status", "--json", "--run-dir", str(agent.run_dir)],
                             capture_output=True, text=True, timeout=30, check=True)
     return json.loads(result.stdout)["SOURCE.s"]
 

@@ -189,5 +189,5 @@ def test_a_control_socket_path_too_long_is_an_error_even_when_components_fit(
 
 def test_status_of_a_run_dir_where_nothing_answers_fails(
         short_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["status", "--run-dir", str(short_tmp)]) == 1
+    assert main(["status", "--json", "--run-dir", str(short_tmp)]) == 1
     assert "no component answered" in capsys.readouterr().err
