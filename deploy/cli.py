@@ -46,6 +46,10 @@ def _agent_args(parser: argparse.ArgumentParser) -> None:
                         metavar="SECONDS", help="how often the config file is checked for "
                                                 "changes (30, as Flume)")
     parser.add_argument("--run-dir", dest="run_dir", help="default: var/run/NAME")
+    parser.add_argument("--log-level", dest="log_level", type=str.upper,
+                        choices=sorted(flume_args.LEVELS),
+                        help="every component's log level (Flume's names; wins over "
+                             "-Dflume.root.logger)")
     parser.add_argument("--collectors", metavar="HOST:BASEPORT:N", default="",
                         help="replace the avro sinks by a load_balance group over N collectors")
 
@@ -304,6 +308,8 @@ def _flume_switches(args: argparse.Namespace, extra: list[str]) -> None:
     for warning in switches.warnings:
         print(f"zflume: warning: {warning}", file=sys.stderr)
     os.environ.update(switches.environment)
+    if args.log_level:
+        os.environ["ZFLUME_LOG_LEVEL"] = flume_args.LEVELS[args.log_level]
     args.monitoring = switches.monitoring
     args.log_file, args.log_console = switches.log_file, switches.console
     if switches.log_file:

@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from deploy.cli import main
+from deploy.cli import _flume_switches, _parser, main
 from services import rundir
 from tests.paths import SEED_EXAMPLES, nonempty
 
@@ -191,3 +191,11 @@ def test_status_of_a_run_dir_where_nothing_answers_fails(
         short_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["status", "--json", "--run-dir", str(short_tmp)]) == 1
     assert "no component answered" in capsys.readouterr().err
+
+
+def test_log_level_option_wins_over_flume_root_logger(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ZFLUME_LOG_LEVEL", raising=False)
+    args, extra = _parser().parse_known_args(["agent", "-f", "a.conf", "-n", "a", "--log-level",
+                                              "warn", "-Dflume.root.logger=DEBUG,console"])
+    _flume_switches(args, extra)
+    assert os.environ["ZFLUME_LOG_LEVEL"] == "WARNING"
