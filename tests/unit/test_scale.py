@@ -26,7 +26,8 @@ def test_render_instances_gives_each_copy_its_programs_and_run_dir() -> None:
     text = render.render_instances(collector, "/c.conf", "/run/c", PATHS, 3)
     for i in (1, 2, 3):
         assert f"[program:agent1-{i}-s1]" in text
-        assert f"-n agent1 --kind source --component s1 --run-dir /run/c/agent1-{i} --settings " in text
+        assert (f"-n agent1 --kind source --component s1 --run-dir /run/c/agent1-{i} "
+                "--settings ") in text
         assert f" --instance {i}\n" in text
 
 
