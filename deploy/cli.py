@@ -184,9 +184,13 @@ def _snapshot(args: argparse.Namespace, run_dir: str) -> tuple[str, str]:
     the file read before and after the check, again if it changed meanwhile."""
     snapshot = os.path.join(run_dir, reload.SNAPSHOT)
     for _ in range(3):
-        before = reload.read_text(args.conf_file)
-        _, text = _rendered(args, snapshot)
-        if reload.read_text(args.conf_file) == before:
+        try:
+            before = reload.read_text(args.conf_file)
+            _, text = _rendered(args, snapshot)
+            after = reload.read_text(args.conf_file)
+        except OSError as exc:
+            raise CliError(f"zflume: cannot read {args.conf_file}: {exc.strerror}") from exc
+        if after == before:
             return before, text
     raise CliError(f"zflume: {args.conf_file} keeps changing; try again once it is written")
 

@@ -1,0 +1,161 @@
+"""The sink-router's state machine in-process, without sleeps: its sockets are real ipc ones in
+a temporary run directory, the channel's replies, the sinks' results and heartbeats are fed to
+its handlers directly, and its clock is replaced where time matters."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import zmq
+
+from proto import batch, messages
+from services.config.load import load_agent
+from services.pirate import Pending
+from services.router import process as router_module
+from services.router.process import SinkRouter
+
+CHAN = b"channel1"
+SINK_INC = {"k1": b"sinkinc1", "k2": b"sinkinc2"}
+CONF = """\
+a.sources = s
+a.channels = c
+a.sinks = k1 k2
+a.sources.s.type = seq
+a.sources.s.channels = c
+a.channels.c.type = memory
+a.sinks.k1.type = null
+a.sinks.k1.channel = c
+a.sinks.k2.type = null
+a.sinks.k2.channel = c
+a.sinkgroups = g
+a.sinkgroups.g.sinks = k1 k2
+a.sinkgroups.g.processor.type = failover
+a.sinkgroups.g.processor.priority.k1 = 9
+a.sinkgroups.g.processor.priority.k2 = 5
+a.sinkgroups.g.processor.window = {window}
+"""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class Harness:
+    """A router `g` with sockets standing in for its channel and its two sinks."""
+
+    def __init__(self, tmp_path: Path, window: int, clock: Clock) -> None:
+        conf = tmp_path / "a.conf"
+        conf.write_text(CONF.format(window=window))
+        self.router = SinkRouter(load_agent(str(conf), "a"), "g", str(tmp_path))
+        self.deliveries: dict[str, zmq.Socket] = {}
+        for sink in ("k1", "k2"):
+            pull = self.router.ctx.socket(zmq.PULL)
+            pull.bind(self.router.endpoint(sink, "deliver"))
+            self.deliveries[sink] = pull
+            # IMMEDIATE: the router's PUSH takes nothing until this connection is made
+            assert self.router.links[sink].push.poll(5000, zmq.POLLOUT)
+        self.clock = clock
+        self.txn = 0
+
+    def pong(self, sink: str, healthy: bool = True) -> None:
+        self.router._on_pong(sink, messages.unpack(messages.pack(
+            "PONG", SINK_INC[sink], rid=1, state="IDLE", elapsed_ms=0, healthy=healthy, why="")))
+
+    def batch(self, events: int = 10) -> tuple[bytes, int]:
+        """The channel hands over one transaction of `events` events; its txn."""
+        self.txn += 1
+        txn = (CHAN, self.txn)
+        blob = batch.encode([b"%d" % n for n in range(events)])
+        msg = messages.unpack(messages.pack("BATCH", CHAN, [blob], rid=1, txns=[txn], ns=[events],
+                                            parts=[1], unknown=[]))
+        self.router.takes += 1
+        self.router._on_channel(msg, Pending(1, [], 1.0, 0.0, "TAKE"))
+        return txn
+
+    def delivered_to(self, sink: str) -> list[messages.Message]:
+        """The DELIVER messages waiting at `sink`'s socket."""
+        out = []
+        while self.deliveries[sink].poll(50):
+            out.append(messages.unpack(self.deliveries[sink].recv_multipart()))
+        return out
+
+    def result(self, deliver: messages.Message, ok: bool, reason: str = "") -> None:
+        n = len(deliver["ns"])
+        self.router._result(messages.unpack(messages.pack(
+            "RESULT", SINK_INC["k1"], fid=deliver["fid"], attempt=deliver["attempt"],
+            router=self.router.inc, done=[ok] * n, reason=reason, liveness=not ok,
+            malformed=[False] * n)))
+
+    def close(self) -> None:
+        for pull in self.deliveries.values():
+            pull.close(linger=0)
+        self.router.close()
+        self.router.ctx.destroy(linger=0)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(router_module, "now", fake)
+    return fake
+
+
+@pytest.fixture
+def harness(tmp_path: Path, clock: Clock, request: Any) -> Iterator[Harness]:
+    made = Harness(tmp_path, getattr(request, "param", 4), clock)
+    made.pong("k1")
+    made.pong("k2")
+    yield made
+    made.close()
+
+
+def test_a_failed_batch_goes_to_the_next_sink_and_its_stale_result_is_ignored(
+        harness: Harness) -> None:
+    harness.batch()
+    [first] = harness.delivered_to("k1")
+    harness.result(first, ok=False, reason="collector down")
+    [again] = harness.delivered_to("k2")
+    assert (again["fid"], again["attempt"]) != (first["fid"], first["attempt"])
+    harness.result(first, ok=True)  # k1's late answer for the flight it already failed
+    assert harness.router.counters["BatchDeliveredCount"] == 0
+    harness.result(again, ok=True)
+    assert harness.router.counters["BatchDeliveredCount"] == 1
+    assert harness.router.counters["RerouteCount"] == 1
+
+
+def test_missed_heartbeats_take_a_sinks_batches_away(harness: Harness) -> None:
+    harness.batch()
+    harness.batch()
+    assert len(harness.delivered_to("k1")) == 2
+    for _ in range(harness.router.liveness):
+        harness.router._on_miss("k1")
+    assert len(harness.delivered_to("k2")) == 2
+    assert not harness.router.links["k1"].alive
+    assert harness.router.counters["HeartbeatMissCount"] == harness.router.liveness
+
+
+@pytest.mark.parametrize("harness", [1], indirect=True)
+def test_a_full_window_holds_flights_for_the_preferred_sink(harness: Harness) -> None:
+    """With a window of one flight, a second flight waits for k1 rather than spill to k2."""
+    harness.batch()
+    harness.batch()
+    [first] = harness.delivered_to("k1")
+    assert harness.delivered_to("k2") == [] and len(harness.router.waiting) == 1
+    harness.result(first, ok=True)
+    assert len(harness.delivered_to("k1")) == 1 and harness.router.waiting == []
+
+
+def test_a_flight_without_a_result_in_time_is_re_routed(harness: Harness, clock: Clock) -> None:
+    harness.batch()
+    [first] = harness.delivered_to("k1")
+    harness.router._tick()
+    assert harness.delivered_to("k2") == []  # not overdue yet
+    clock.t += harness.router.links["k1"].timeout_s + 1
+    harness.router._tick()
+    [again] = harness.delivered_to("k2")
+    assert again["ns"] == first["ns"]
