@@ -159,3 +159,38 @@ def test_a_flight_without_a_result_in_time_is_re_routed(harness: Harness, clock:
     harness.router._tick()
     [again] = harness.delivered_to("k2")
     assert again["ns"] == first["ns"]
+
+
+def received(sock: zmq.Socket) -> list[list[bytes]]:
+    """Every message waiting at a test socket (the first within 5 s)."""
+    out = []
+    while sock.poll(5000 if not out else 50):
+        out.append(sock.recv_multipart())
+    return out
+
+
+def test_an_unanswered_request_is_resent_on_a_fresh_socket_and_answered_once(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Lazy Pirate: a TAKE the channel never answers is sent again, same request id, over
+    a new connection when its deadline passes; its answer is handled once, a repeat ignored."""
+    from services import pirate
+    t = [5000.0]
+    monkeypatch.setattr(pirate, "time", type("FakeTime", (), {"monotonic": lambda: t[0]}))
+    channel = harness.router.ctx.socket(zmq.ROUTER)
+    channel.bind(harness.router.endpoint("c", "chan"))
+    harness.router.chan.request("ROLLBACK", 1.0, txns=[(CHAN, 99)])
+    first = received(channel)
+    t[0] += 1e6  # past every deadline
+    harness.router.chan._check_deadlines()
+    again = received(channel)
+    assert {frames[0] for frames in again} != {frames[0] for frames in first}  # a new peer
+    assert [frames[2:] for frames in again] == [frames[2:] for frames in first]  # same requests
+    rollback = messages.unpack(again[-1][2:])
+    assert rollback.op == "ROLLBACK"
+    answer = messages.pack("OK", CHAN, rid=rollback["rid"], unknown=[])
+    replies: list[str] = []
+    harness.router.chan.on_reply = lambda msg, pending: replies.append(msg.op)
+    for _ in range(2):
+        harness.router.chan._dispatch([b"", *answer])
+    assert replies == ["OK"] and rollback["rid"] not in harness.router.chan.pending
+    channel.close(linger=0)
