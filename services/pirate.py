@@ -12,7 +12,6 @@ not flooded with stale pings.
 from __future__ import annotations
 
 import itertools
-import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -49,7 +48,7 @@ class Client:
         self._rids = itertools.count(1)
         self._sock = self._connect()
         self.peer_up = True
-        self.last_reply = time.monotonic()
+        self.last_reply = self.proc.now()
         proc.every(0.05, self._check_deadlines)
 
     def request(self, op: str, timeout_s: float, blobs: list[Any] | None = None,
@@ -57,7 +56,7 @@ class Client:
         """Send one request; its reply (or its retries) is handled by `on_reply`."""
         rid = next(self._rids)
         frames = [b"", *messages.pack(op, self.proc.inc, blobs or (), rid=rid, **fields)]
-        self.pending[rid] = Pending(rid, frames, timeout_s, time.monotonic() + timeout_s, context)
+        self.pending[rid] = Pending(rid, frames, timeout_s, self.proc.now() + timeout_s, context)
         self._sock.send_multipart(frames)
         return rid
 
@@ -80,14 +79,14 @@ class Client:
         pending = self.pending.pop(msg.fields.get("rid", -1), None)
         if pending is None:
             return  # the answer to a request we already re-sent and got answered: stale
-        self.last_reply = time.monotonic()
+        self.last_reply = self.proc.now()
         if not self.peer_up:
             self.peer_up = True
             self.proc.log.info("%s answers again", self.label)
         self.on_reply(msg, pending)
 
     def _check_deadlines(self) -> None:
-        now = time.monotonic()
+        now = self.proc.now()
         if not any(p.deadline <= now for p in self.pending.values()):
             return
         if self.peer_up:

@@ -62,6 +62,9 @@ class Process:
 
     TYPE = "SOURCE"  # Flume's counter group type
     EXTRA_COUNTERS: tuple[str, ...] = ()  # zflume's own, declared in services/counters.py
+    # The one clock of timers, deadlines and penalties: a test sets its own on the instance
+    # and drives the handlers without sleeping (the watchdog keeps real time).
+    clock: Callable[[], float] = staticmethod(time.monotonic)
 
     def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
         self.agent = agent
@@ -133,8 +136,12 @@ class Process:
         elif sock in self._poller:
             self._poller.unregister(sock)
 
+    def now(self) -> float:
+        """The process's clock (`clock`), read at each call."""
+        return self.clock()
+
     def after(self, delay_s: float, fn: Callable[[], None]) -> None:
-        heapq.heappush(self._timers, (time.monotonic() + delay_s, next(self._timer_ids), fn))
+        heapq.heappush(self._timers, (self.now() + delay_s, next(self._timer_ids), fn))
 
     def every(self, interval_s: float, fn: Callable[[], None]) -> None:
         """Run `fn` every `interval_s` seconds from now on."""
@@ -198,10 +205,10 @@ class Process:
         return self.drained()
 
     def _turn(self) -> None:
-        self._last_turn = time.monotonic()
+        self._last_turn = time.monotonic()  # the watchdog's: real time, whatever `clock` is
         wait = MAX_POLL_S
         if self._timers:
-            wait = min(wait, max(0.0, self._timers[0][0] - self._last_turn))
+            wait = min(wait, max(0.0, self._timers[0][0] - self.now()))
         # Rounded up: poll counts whole milliseconds, and a timer due in 0.7 ms polled with 0
         # would spin the loop until it is due (a millisecond of CPU per timer).
         for sock, events in self._poller.poll(math.ceil(wait * 1000)):
@@ -211,7 +218,7 @@ class Process:
             # A hung-up pipe or socket reports POLLERR alone: its reader sees the EOF.
             if events & READABLE and handler is not None:
                 handler(sock)
-        now = time.monotonic()
+        now = self.now()
         while self._timers and self._timers[0][0] <= now:
             _, _, fn = heapq.heappop(self._timers)
             fn()

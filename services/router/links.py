@@ -1,7 +1,6 @@
 """The router's view of one sink: its delivery socket, its heartbeat and its batches in flight."""
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,7 +69,3 @@ def delivery_timeout_s(sink_type: str, params: dict[str, Any]) -> float:
     if sink_type == "avro":
         return (params["connect-timeout"] + params["request-timeout"]) / 1000.0 + 5.0
     return 30.0
-
-
-def now() -> float:
-    return time.monotonic()

@@ -23,7 +23,7 @@ from services.config.schema import batch_size
 from services.pirate import Client, Pending, Pinger
 from services.process import Process, waiting_messages
 from services.router import quarantine
-from services.router.links import Flight, SinkLink, delivery_timeout_s, now
+from services.router.links import Flight, SinkLink, delivery_timeout_s
 from services.router.policy import make_policy
 
 MAX_TAKES_IN_FLIGHT = 2
@@ -46,7 +46,7 @@ class SinkRouter(Process):
         self.chan = Client(self, self.endpoint(channel, "chan"), self._on_channel,
                            f"channel {channel}")
         self.policy = make_policy(self.group.processor, list(self.group.sinks), self.group.params,
-                                  self.group.priorities, now, random.Random())
+                                  self.group.priorities, self.now, random.Random())
         self.links = {sink: self._link(sink) for sink in self.group.sinks}
         self.take_max = min(link.batch_size for link in self.links.values())
         # Several transactions per TAKE and DELIVER, but no more than half the channel, so
@@ -70,7 +70,7 @@ class SinkRouter(Process):
         # doubling from the first rather than growing by 1 s: 1, 2, 4, 5 s).
         params = self.group.params
         self.no_sink = Backoff(params["backoffSleepIncrement"] / 1000.0,
-                               params["maxBackoffSleep"] / 1000.0, now)
+                               params["maxBackoffSleep"] / 1000.0, self.now)
         results = self.socket(zmq.PULL, bind=self.endpoint(name, "results"))
         self.on(results, self._on_results)
         self._start_heartbeats()
@@ -98,7 +98,7 @@ class SinkRouter(Process):
         # at start-up a sink that answers a few ms after its peer is not a failed one, and
         # routing the first flights to a standby would read as a failover that never was.
         self.unheard: set[str] = set()
-        self.unheard_until = now() + self.abandon_ms / 1000.0
+        self.unheard_until = self.now() + self.abandon_ms / 1000.0
         if interval_ms <= 0:
             return  # heartbeats off: Flume's behaviour, failures seen only through deliveries
         self.unheard = set(self.links)
@@ -113,7 +113,7 @@ class SinkRouter(Process):
     # -- taking ---------------------------------------------------------------------------------
     def _pump(self) -> None:
         """Ask the channel for as many batches as the sinks have room for."""
-        if self.no_sink.waiting() or (self.unheard and now() < self.unheard_until) or (
+        if self.no_sink.waiting() or (self.unheard and self.now() < self.unheard_until) or (
                 self.stopping and self.handing_over):
             return
         room = sum(max(0, link.window - len(link.flights)) for link in self.links.values()
@@ -171,7 +171,7 @@ class SinkRouter(Process):
     def _send(self, link: SinkLink, flight: Flight) -> bool:
         flight.attempt += 1
         flight.sink = link.name
-        flight.sent_at = now()
+        flight.sent_at = self.now()
         frames = messages.pack("DELIVER", self.inc, [b for g in flight.groups for b in g],
                                fid=flight.fid, attempt=flight.attempt, router=self.inc,
                                ns=flight.ns, parts=[len(g) for g in flight.groups],
@@ -314,7 +314,7 @@ class SinkRouter(Process):
 
     # -- timers ---------------------------------------------------------------------------------
     def _tick(self) -> None:
-        t = now()
+        t = self.now()
         for link in self.links.values():
             for flight in link.overdue(t):
                 del link.flights[flight.fid]

@@ -1,6 +1,6 @@
 """The sink-router's state machine in-process, without sleeps: its sockets are real ipc ones in
 a temporary run directory, the channel's replies, the sinks' results and heartbeats are fed to
-its handlers directly, and its clock is replaced where time matters."""
+its handlers directly, and its clock is the test's (Process.clock, the one seam for time)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +12,6 @@ import zmq
 from proto import batch, messages
 from services.config.load import load_agent
 from services.pirate import Pending
-from services.router import process as router_module
 from services.router.process import SinkRouter
 
 CHAN = b"channel1"
@@ -52,6 +51,7 @@ class Harness:
         conf = tmp_path / "a.conf"
         conf.write_text(CONF.format(window=window))
         self.router = SinkRouter(load_agent(str(conf), "a"), "g", str(tmp_path))
+        self.router.clock = clock
         self.deliveries: dict[str, zmq.Socket] = {}
         for sink in ("k1", "k2"):
             pull = self.router.ctx.socket(zmq.PULL)
@@ -99,10 +99,8 @@ class Harness:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(router_module, "now", fake)
-    return fake
+def clock() -> Clock:
+    return Clock()
 
 
 @pytest.fixture
@@ -170,17 +168,14 @@ def received(sock: zmq.Socket) -> list[list[bytes]]:
 
 
 def test_an_unanswered_request_is_resent_on_a_fresh_socket_and_answered_once(
-        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The Lazy Pirate: a TAKE the channel never answers is sent again, same request id, over
-    a new connection when its deadline passes; its answer is handled once, a repeat ignored."""
-    from services import pirate
-    t = [5000.0]
-    monkeypatch.setattr(pirate, "time", type("FakeTime", (), {"monotonic": lambda: t[0]}))
+        harness: Harness, clock: Clock) -> None:
+    """The Lazy Pirate: a request the channel never answers is sent again, same request id,
+    over a new connection when its deadline passes; its answer is handled once."""
     channel = harness.router.ctx.socket(zmq.ROUTER)
     channel.bind(harness.router.endpoint("c", "chan"))
     harness.router.chan.request("ROLLBACK", 1.0, txns=[(CHAN, 99)])
     first = received(channel)
-    t[0] += 1e6  # past every deadline
+    clock.t += 10.0  # past every deadline
     harness.router.chan._check_deadlines()
     again = received(channel)
     assert {frames[0] for frames in again} != {frames[0] for frames in first}  # a new peer
