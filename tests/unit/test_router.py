@@ -13,6 +13,7 @@ from proto import batch, messages
 from services.config.load import load_agent
 from services.pirate import Pending
 from services.router.process import SinkRouter
+from fakes import Clock
 
 CHAN = b"channel1"
 SINK_INC = {"k1": b"sinkinc1", "k2": b"sinkinc2"}
@@ -34,14 +35,6 @@ a.sinkgroups.g.processor.priority.k1 = 9
 a.sinkgroups.g.processor.priority.k2 = 5
 a.sinkgroups.g.processor.window = {window}
 """
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 class Harness:
