@@ -40,9 +40,9 @@ a.sinkgroups.g.processor.window = {window}
 class Harness:
     """A router `g` with sockets standing in for its channel and its two sinks."""
 
-    def __init__(self, tmp_path: Path, window: int, clock: Clock) -> None:
+    def __init__(self, tmp_path: Path, window: int, clock: Clock, extra: str = "") -> None:
         conf = tmp_path / "a.conf"
-        conf.write_text(CONF.format(window=window))
+        conf.write_text(CONF.format(window=window) + extra)
         self.router = SinkRouter(load_agent(str(conf), "a"), "g", str(tmp_path))
         self.router.clock = clock
         self.deliveries: dict[str, zmq.Socket] = {}
@@ -182,3 +182,18 @@ def test_an_unanswered_request_is_resent_on_a_fresh_socket_and_answered_once(
         harness.router.chan._dispatch([b"", *answer])
     assert replies == ["OK"] and rollback["rid"] not in harness.router.chan.pending
     channel.close(linger=0)
+
+
+def test_with_heartbeats_off_batches_flow_at_once_and_failures_come_from_deliveries(
+        tmp_path: Path, clock: Clock) -> None:
+    """processor.heartbeat.interval = 0 (Flume's behaviour): no PONG is awaited before the
+    first flight, and a sink is penalised only when a delivery fails."""
+    made = Harness(tmp_path, 4, clock, "a.sinkgroups.g.processor.heartbeat.interval = 0\n")
+    try:
+        made.batch()
+        [first] = made.delivered_to("k1")
+        made.result(first, ok=False, reason="collector down")
+        assert len(made.delivered_to("k2")) == 1
+        assert made.router.counters["HeartbeatMissCount"] == 0
+    finally:
+        made.close()
