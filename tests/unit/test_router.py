@@ -197,3 +197,12 @@ def test_with_heartbeats_off_batches_flow_at_once_and_failures_come_from_deliver
         assert made.router.counters["HeartbeatMissCount"] == 0
     finally:
         made.close()
+
+
+def test_transactions_the_channel_no_longer_knows_are_reported(
+        harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    """A COMMIT answered with `unknown` transactions (their leases expired: the channel gave
+    them out again) is said in the log, since those events will arrive twice."""
+    ok = messages.unpack(messages.pack("OK", CHAN, rid=7, unknown=[(CHAN, 1), (CHAN, 2)]))
+    harness.router._on_channel(ok, Pending(7, [], 1.0, 0.0, None))
+    assert "no longer knew 2 transaction(s)" in caplog.text
