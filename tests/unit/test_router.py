@@ -206,3 +206,19 @@ def test_transactions_the_channel_no_longer_knows_are_reported(
     ok = messages.unpack(messages.pack("OK", CHAN, rid=7, unknown=[(CHAN, 1), (CHAN, 2)]))
     harness.router._on_channel(ok, Pending(7, [], 1.0, 0.0, None))
     assert "no longer knew 2 transaction(s)" in caplog.text
+
+
+def test_flights_in_the_air_have_their_leases_renewed(harness: Harness) -> None:
+    """A delivery that takes longer than a third of the lease (10 s) keeps its lease: the
+    router's RENEW names every transaction still in the air, and none other."""
+    channel = harness.router.ctx.socket(zmq.ROUTER)
+    channel.bind(harness.router.endpoint("c", "chan"))
+    in_air = harness.batch()
+    done = harness.batch()
+    flights = harness.delivered_to("k1")
+    harness.result(flights[1], ok=True)
+    received(channel)  # what the pongs and the result asked for (TAKE, COMMIT)
+    harness.router._renew()
+    sent = [messages.unpack(frames[2:]) for frames in received(channel)]
+    assert [m.txns for m in sent if m.op == "RENEW"] == [[in_air]] and done != in_air
+    channel.close(linger=0)
