@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import IO, Callable
 
 BIN = Path(sys.executable).parent
+# The agents run this tree's code even when the venv's editable install points at another
+# checkout (a worktree sharing a venv): PYTHONPATH comes before the editable finder.
+TREE = Path(__file__).resolve().parents[2]
 NUMBERS = Path(__file__).with_name("numbers.py")
 
 
@@ -59,7 +62,9 @@ class Agent:
         self.proc = subprocess.Popen(
             [str(BIN / "zflume"), "agent", "-f", str(self.conf), "-n", self.name,
              "--run-dir", str(self.run_dir), *self.args], cwd=self.workdir,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(TREE), os.environ.get("PYTHONPATH", "")]))})
         self.copier = threading.Thread(target=copy_output, args=(self.proc.stdout, self.log),
                                        daemon=True)
         self.copier.start()
