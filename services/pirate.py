@@ -19,7 +19,7 @@ import zmq
 
 from proto import messages
 from proto.errors import ProtocolError
-from services.process import Process, waiting_messages
+from services.process import Process, send_frames, waiting_messages
 
 
 @dataclass
@@ -57,7 +57,7 @@ class Client:
         rid = next(self._rids)
         frames = [b"", *messages.pack(op, self.proc.inc, blobs or (), rid=rid, **fields)]
         self.pending[rid] = Pending(rid, frames, timeout_s, self.proc.now() + timeout_s, context)
-        self._sock.send_multipart(frames)
+        send_frames(self._sock, frames)
         return rid
 
     def _connect(self) -> zmq.Socket:
@@ -98,7 +98,7 @@ class Client:
         self._sock = self._connect()
         for pending in sorted(self.pending.values(), key=lambda p: p.rid):
             pending.deadline = now + pending.timeout_s
-            self._sock.send_multipart(pending.frames)
+            send_frames(self._sock, pending.frames)
 
     def forget(self, rid: int) -> None:
         """Stop retrying a request whose answer no longer matters."""

@@ -40,6 +40,8 @@ MAX_POLL_S = 0.1
 # Plain ints: pyzmq's flags are an IntFlag, whose `&` runs Python code on every poll event.
 WRITABLE = int(zmq.POLLOUT)
 READABLE = int(zmq.POLLIN | zmq.POLLERR)
+POLLIN = int(zmq.POLLIN)
+SNDMORE, RCVMORE, NOBLOCK = int(zmq.SNDMORE), int(zmq.RCVMORE), int(zmq.NOBLOCK)
 
 READ_BURST = 64  # messages one handler reads per turn, so that one busy peer starves nobody
 
@@ -47,12 +49,29 @@ Handler = Callable[[Any], None]
 KINDS = {"SOURCE": "source", "CHANNEL": "channel", "SINK": "sink", "SINK_GROUP": "router"}
 
 
+def send_frames(sock: zmq.Socket, frames: list[Any], flags: int = 0) -> None:
+    """`sock.send_multipart(frames, flags)` without pyzmq's IntFlag arithmetic, which costs
+    microseconds per frame on every message of every hop (zmq.Again only on the first frame:
+    the others of a message always follow)."""
+    last = len(frames) - 1
+    for i, frame in enumerate(frames):
+        sock.send(frame, flags | SNDMORE if i < last else flags)
+
+
+def recv_frames(sock: zmq.Socket, flags: int = 0) -> list[Any]:
+    """`sock.recv_multipart(flags)`, likewise with plain ints."""
+    frames = [sock.recv(flags)]
+    while sock.get(RCVMORE):
+        frames.append(sock.recv(flags))
+    return frames
+
+
 def waiting_messages(sock: zmq.Socket, limit: int = READ_BURST) -> Iterator[list[Any]]:
     """The messages waiting on `sock` now, at most `limit`, without blocking: a handler takes
     a burst per wake-up and answers it together (one flush, one COMMIT for all of it)."""
     for _ in range(limit):
         try:
-            yield sock.recv_multipart(zmq.NOBLOCK)
+            yield recv_frames(sock, NOBLOCK)
         except zmq.Again:
             return
 
@@ -129,8 +148,8 @@ class Process:
         self._register(fd)
 
     def _register(self, sock: Any) -> None:
-        flags = (zmq.POLLIN if sock in self._handlers else 0) | (
-            zmq.POLLOUT if sock in self._writers else 0)
+        flags = (POLLIN if sock in self._handlers else 0) | (
+            WRITABLE if sock in self._writers else 0)
         if flags:
             self._poller.register(sock, flags)
         elif sock in self._poller:

@@ -26,7 +26,7 @@ from proto import messages
 from proto.errors import ProtocolError
 from services.channels.store import MAX_CHUNKS, Lease, MemoryStore
 from services.config.model import AgentConfig
-from services.process import Process, waiting_messages
+from services.process import Process, send_frames, waiting_messages
 
 TAKERS_GONE_S = 2.0  # on stop: nobody has taken for this long, so nobody will
 # A BATCH takes no further transaction once it holds this many bytes (so that a flight of large
@@ -101,7 +101,7 @@ class MemoryChannel(Process):
 
     def _send(self, envelope: list[Any], frames: list[Any]) -> None:
         try:
-            self.sock.send_multipart([*envelope, *frames])
+            send_frames(self.sock, [*envelope, *frames])
         except zmq.ZMQError as exc:  # peer vanished (EHOSTUNREACH never raised without MANDATORY)
             self.log.debug("reply dropped: %s", exc)
 

@@ -21,7 +21,7 @@ from services.backoff import Backoff
 from services.config.model import AgentConfig
 from services.config.schema import batch_size
 from services.pirate import Client, Pending, Pinger
-from services.process import Process, waiting_messages
+from services.process import NOBLOCK, Process, send_frames, waiting_messages
 from services.router import quarantine
 from services.router.links import Flight, SinkLink, delivery_timeout_s
 from services.router.policy import make_policy
@@ -177,7 +177,7 @@ class SinkRouter(Process):
                                ns=flight.ns, parts=[len(g) for g in flight.groups],
                                stamp=flight.sent_at, max_wait_ms=self.abandon_ms)
         try:
-            link.push.send_multipart(frames, zmq.NOBLOCK)
+            send_frames(link.push, frames, NOBLOCK)
         except zmq.Again:
             return False
         link.flights[flight.fid] = flight

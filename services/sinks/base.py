@@ -27,7 +27,7 @@ from proto.errors import ProtocolError, ZflumeError
 from services import counters
 from services.config.model import AgentConfig
 from services.config.schema import batch_size
-from services.process import Process, waiting_messages
+from services.process import Process, send_frames, waiting_messages
 
 QUIET_AFTER_STOP_S = 1.0  # on stop: no delivery for this long means the router is done
 MAX_JOBS_AT_ONCE = 8  # flights delivered together: the router's window bounds it anyway
@@ -159,7 +159,7 @@ class SinkProcess(Process):
                 continue
             self.busy_since = time.monotonic()
             for msg, outcome in zip(jobs, self._deliver_jobs(jobs), strict=True):
-                results.send_multipart(messages.pack(
+                send_frames(results, messages.pack(
                     "RESULT", self.inc, fid=msg["fid"], attempt=msg["attempt"],
                     router=msg["router"], done=outcome.done, reason=outcome.reason,
                     liveness=outcome.liveness, malformed=outcome.malformed))

@@ -9,12 +9,20 @@ PEER = [b"peer-1", b""]
 
 
 class Burst:
-    """Hands out queued requests as from one peer, then zmq.Again, as a drained socket does."""
+    """Hands out queued requests as from one peer, frame by frame, then zmq.Again, as a
+    drained socket does."""
 
     def __init__(self, requests: list[list[Any]]) -> None:
         self.requests = [[*PEER, *frames] for frames in requests]
+        self.frames: list[Any] = []  # what is left of the message being read
 
-    def recv_multipart(self, flags: int = 0, copy: bool = True) -> list[Any]:
-        if not self.requests:
-            raise zmq.Again()
-        return self.requests.pop(0)
+    def recv(self, flags: int = 0) -> Any:
+        if not self.frames:
+            if not self.requests:
+                raise zmq.Again()
+            self.frames = self.requests.pop(0)
+        return self.frames.pop(0)
+
+    def get(self, option: int) -> int:
+        assert option == zmq.RCVMORE
+        return int(bool(self.frames))
