@@ -34,7 +34,6 @@ from supervisor.xmlrpc import SupervisorTransport
 from tests.integration.harness import BIN, Agent, free_ports, wait_for
 
 LONG = os.environ.get("ZFLUME_CHAOS") == "long"
-DEFAULT_SEED = 20_240_611
 BATCH = 100
 LOGWRITER = Path(__file__).with_name("logwriter.py")
 # How long a SIGSTOP lasts: up to well past the heartbeats' 1.5 s, well under the 10 s watchdog.
@@ -43,8 +42,13 @@ FIGURES: list[str] = []  # every run's figures, printed again in the terminal su
 WRITERS: list[subprocess.Popen[bytes]] = []  # logwriters, ended by the conftest after each test
 
 
+DRAWN_SEED = random.SystemRandom().randrange(1 << 31)  # once per run: every variant's base
+
+
 def base_seed() -> int:
-    return int(os.environ.get("ZFLUME_CHAOS_SEED", DEFAULT_SEED))
+    """ZFLUME_CHAOS_SEED when given (to replay a printed storm), else this run's own."""
+    given = os.environ.get("ZFLUME_CHAOS_SEED")
+    return int(given) if given else DRAWN_SEED
 
 
 def rng_for(label: str) -> tuple[random.Random, int]:
@@ -356,6 +360,26 @@ class Target:
     components: tuple[str, ...]
     faults: tuple[str, ...]
 
+    @property
+    def kind(self) -> str:
+        """What is struck: source, channel, router, sink, or a whole collector."""
+        if len(self.components) > 1:
+            return "collector"
+        name = self.components[0]
+        return {"src": "source", "s": "source", "ch": "channel", "g": "router",
+                "k-router": "router"}.get(name, "sink")
+
+
+def covering(rng: random.Random, targets: list[Target]) -> list[tuple[Target, str]]:
+    """One strike for every (kind of target, fault) pair the targets allow, each on a target of
+    that kind drawn at random, in random order: a short storm reaches every process kind with
+    every fault it allows, whole collectors included."""
+    pairs = sorted({(t.kind, fault) for t in targets for fault in t.faults})
+    plan = [(rng.choice([t for t in targets if t.kind == kind and fault in t.faults]), fault)
+            for kind, fault in pairs]
+    rng.shuffle(plan)
+    return plan
+
 
 @dataclass
 class Fault:
@@ -380,20 +404,33 @@ class Driver:
     restart_s: list[tuple[float, str]] = field(default_factory=list)  # (seconds, target)
 
     def run(self, count: int, pause_s: tuple[float, float]) -> None:
+        """Every (kind, fault) pair once (covering), then random strikes up to `count`."""
+        for target, kind in covering(self.rng, self.targets):
+            while not self.strike(target, kind):
+                time.sleep(0.2)  # still restarting after an earlier fault
+            time.sleep(self.rng.uniform(*pause_s))
         while len(self.faults) < count:
             self.strike()
             time.sleep(self.rng.uniform(*pause_s))
 
-    def strike(self) -> None:
-        target = self.rng.choice(self.targets)
-        kind = self.rng.choice(target.faults)
+    def covered(self) -> set[tuple[str, str]]:
+        """The (kind, fault) pairs struck so far."""
+        kinds = {t.label: t.kind for t in self.targets}
+        return {(kinds[f.target], f.kind) for f in self.faults}
+
+    def strike(self, target: Target | None = None, kind: str = "") -> bool:
+        """Strike `target` with `kind` (drawn when not given); False if the target was still
+        being restarted after an earlier fault, so nothing was done."""
+        target = target or self.rng.choice(self.targets)
+        kind = kind or self.rng.choice(target.faults)
         pids = target.programs.pids()
         live = [pids[c] for c in target.components if c in pids]
         if len(live) < len(target.components) and kind != "restart":
-            return  # still being restarted after an earlier fault: draw again
+            return False
         fault = Fault(time.monotonic() - self.t0, target.label, kind)
         getattr(self, f"_{kind}")(target, live, fault)
         self.faults.append(fault)
+        return True
 
     def _kill(self, target: Target, pids: list[int], fault: Fault) -> None:
         signal_all(pids, signal.SIGKILL)

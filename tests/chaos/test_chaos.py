@@ -1,7 +1,11 @@
 """The two-tier fleet under a seeded storm of kill -9, SIGSTOP/SIGCONT and supervisorctl restart.
 
-Short form (in `make test`): 20,000 events and 10 faults per variant. Long form (`make chaos`,
-ZFLUME_CHAOS=long): 200,000 events and 60 faults per variant. ZFLUME_CHAOS_SEED picks the storm.
+Every variant first strikes each (kind of process, fault) pair its targets allow once (source,
+channel, router, sink, whole collector x kill -9, SIGSTOP, restart), on a target of that kind
+drawn at random, then random strikes up to its count. Short form (in `make test`): 20,000
+events and at least 10 faults per variant. Long form (`make chaos`, ZFLUME_CHAOS=long): 200,000
+events and 60 faults per variant. Each run draws a new seed and prints it; ZFLUME_CHAOS_SEED=N
+replays that storm.
 """
 from __future__ import annotations
 
@@ -42,6 +46,9 @@ def storm(tmp_path: Path, agents: list[Agent], shape: Shape, channel_faults: tup
     driver = Driver(rng, fleet.targets(channel_faults, source_faults, collector_faults,
                                        collector_channel_faults), t0=watch.t0)
     driver.run(FAULTS, PAUSE_S)
+    wanted = {(t.kind, fault) for t in driver.targets for fault in t.faults}
+    assert driver.covered() == wanted, sorted(wanted - driver.covered())
+    print("covered: " + ", ".join(f"{kind} {fault}" for kind, fault in sorted(wanted)))
     driver.finish()
     if fleet.writer is not None:
         fleet.writer.wait(SETTLE_S)
