@@ -237,10 +237,10 @@ def _supervise(child: subprocess.Popen[bytes], stop_requested: list[int],
                reloader: reload.Reloader | None = None) -> int:
     """Wait for supervisord, passing every stop request on to it as SIGTERM.
 
-    Once stopping, supervisord and the components get SIGTERM again every STOP_REPEAT_S until
-    supervisord is done: a process forked just then (supervisord by us, a program by
-    supervisord) took the signal before its exec, in its parent's handler, and would otherwise
-    run on (supervisord for ever, a program until stopwaitsecs)."""
+    Once stopping, the components get SIGTERM again every STOP_REPEAT_S until supervisord is done:
+    a program supervisord had just forked when it signalled it took the signal before its
+    exec, with supervisord's own handler, and would otherwise run on until stopwaitsecs.
+    (supervisord itself is signalled once: a second SIGTERM during its exit can kill it.)"""
     def forward(signum: int, frame: object) -> None:
         stop_requested.append(signum)
         child.send_signal(signal.SIGTERM)
@@ -254,8 +254,6 @@ def _supervise(child: subprocess.Popen[bytes], stop_requested: list[int],
             break
         except subprocess.TimeoutExpired:
             if stop_requested:
-                # supervisord too: one signalled between its fork and its exec never saw it
-                child.send_signal(signal.SIGTERM)
                 _signal_children(child.pid, signal.SIGTERM)
             elif reloader is not None:
                 reloader.tick()

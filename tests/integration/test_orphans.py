@@ -112,9 +112,12 @@ def test_ctrl_c_at_any_moment_of_start_up_stops_every_process(tmp_path: Path) ->
     conf.write_text(collector_conf("c", port, str(tmp_path / "out")))
     for delay in (0.2, 0.4, 0.6, 1.0):
         run_dir = tmp_path / f"run-{delay}"
+        # As from a terminal: a suite run in the background (`make test &`) has SIGINT
+        # ignored, and the agent would inherit that until it installs its own handler.
         proc = subprocess.Popen([str(BIN / "zflume"), "agent", "-f", str(conf), "-n", "c",
                                  "--run-dir", str(run_dir)], start_new_session=True,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         time.sleep(delay)
         os.killpg(proc.pid, signal.SIGINT)
         try:
