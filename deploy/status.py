@@ -14,17 +14,18 @@ from services.counters import flume_json
 TIMEOUT_MS = 1000
 
 
-def ask_all(ctx: zmq.Context, addresses: list[str]) -> dict[str, messages.Message]:
+def ask_all(ctx: zmq.Context, addresses: list[str]) -> dict[str, messages.StatsReply | None]:
     """One STATS request to each address at once, one deadline for all: a component that does
-    not answer (frozen, restarting) costs TIMEOUT_MS once, not once per component."""
+    not answer (frozen, restarting) costs TIMEOUT_MS once, not once per component; a reply that
+is not a STATS_REPLY is None."""
     socks: dict[zmq.Socket, str] = {}
     for address in addresses:
         sock = ctx.socket(zmq.REQ)
         sock.setsockopt(zmq.LINGER, 0)
         sock.connect(address)
-        sock.send_multipart(messages.pack("STATS", messages.new_incarnation(), rid=1))
+        sock.send_multipart(messages.Stats(rid=1).frames(messages.new_incarnation()))
         socks[sock] = address
-    replies: dict[str, messages.Message] = {}
+    replies: dict[str, messages.StatsReply | None] = {}
     poller = zmq.Poller()
     for sock in socks:
         poller.register(sock, zmq.POLLIN)
@@ -34,9 +35,10 @@ def ask_all(ctx: zmq.Context, addresses: list[str]) -> dict[str, messages.Messag
             for sock, _ in poller.poll(max(1, int(left * 1000))):
                 poller.unregister(sock)
                 try:
-                    replies[socks[sock]] = messages.unpack(sock.recv_multipart())
+                    reply = messages.parse(sock.recv_multipart())
                 except ProtocolError:
-                    replies[socks[sock]] = messages.Message("ERROR", b"")
+                    reply = None
+                replies[socks[sock]] = reply if isinstance(reply, messages.StatsReply) else None
     finally:
         for sock in socks:
             sock.close(linger=0)
@@ -54,8 +56,8 @@ def collect(run_dir: str) -> dict[str, dict[str, str]]:
     ctx = zmq.Context()
     try:
         for reply in ask_all(ctx, ctl_addresses(run_dir)).values():
-            if reply.op == "STATS_REPLY":
-                reports[f"{reply['type']}.{reply['name']}"] = _flat(reply["counters"])
+            if reply is not None:
+                reports[f"{reply.type}.{reply.name}"] = _flat(reply.counters)
     finally:
         ctx.destroy(linger=0)
     return flume_json(reports)

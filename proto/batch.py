@@ -10,13 +10,14 @@ fewer events than a stored blob holds calls `split`.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 import msgpack
 
 from proto.errors import ZflumeError
 
 Headers = Optional[list[dict[str, str]]]
+Blob = Union[bytes, memoryview]  # received blobs are views of their message's frame
 
 # A blob is bounded by the channel's transactionCapacity; these limits keep a hostile or broken
 # peer from making the unpacker allocate without bound.
@@ -34,7 +35,7 @@ def encode(bodies: list[bytes], headers: Headers = None) -> bytes:
     return msgpack.packb([headers, bodies], use_bin_type=True)
 
 
-def decode(blob: bytes) -> tuple[Headers, list[bytes]]:
+def decode(blob: Blob) -> tuple[Headers, list[bytes]]:
     """Unpack one batch, checking its shape; raises BatchError on anything else."""
     try:
         value = msgpack.unpackb(blob, raw=False, max_bin_len=MAX_BLOB_BYTES,
@@ -50,7 +51,7 @@ def decode(blob: bytes) -> tuple[Headers, list[bytes]]:
     return headers, bodies
 
 
-def split(blob: bytes, count: int) -> tuple[bytes, bytes]:
+def split(blob: Blob, count: int) -> tuple[bytes, bytes]:
     """The first `count` events of a blob and the rest, as two blobs (the slow, rare path)."""
     headers, bodies = decode(blob)
     if headers is None:
@@ -65,7 +66,7 @@ def events(headers: Headers, bodies: list[bytes]) -> list[tuple[dict[str, str], 
     return list(zip(headers, bodies, strict=True))
 
 
-def merge(blobs: list[bytes]) -> tuple[Headers, list[bytes]]:
+def merge(blobs: list[Blob]) -> tuple[Headers, list[bytes]]:
     """One (headers, bodies) pair for the several blobs of a delivery."""
     if len(blobs) == 1:
         return decode(blobs[0])

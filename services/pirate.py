@@ -33,7 +33,7 @@ class Pending:
     context: Any
 
 
-ReplyHandler = Callable[[messages.Message, Pending], None]
+ReplyHandler = Callable[[messages.Message, Pending], None]  # a reply, or the ERROR for it
 
 
 class Client:
@@ -51,11 +51,11 @@ class Client:
         self.last_reply = self.proc.now()
         proc.every(0.05, self._check_deadlines)
 
-    def request(self, op: str, timeout_s: float, blobs: list[Any] | None = None,
-                context: Any = None, **fields: Any) -> int:
-        """Send one request; its reply (or its retries) is handled by `on_reply`."""
-        rid = next(self._rids)
-        frames = [b"", *messages.pack(op, self.proc.inc, blobs or (), rid=rid, **fields)]
+    def request(self, msg: messages.Request, timeout_s: float, context: Any = None) -> int:
+        """Send one request (its `rid` is set here); its reply, after however many resends,
+        is handled once by `on_reply`."""
+        rid = msg.rid = next(self._rids)
+        frames = [b"", *msg.frames(self.proc.inc)]
         self.pending[rid] = Pending(rid, frames, timeout_s, self.proc.now() + timeout_s, context)
         send_frames(self._sock, frames)
         return rid
@@ -72,11 +72,11 @@ class Client:
     def _dispatch(self, frames: list[Any]) -> None:
         try:
             _, body = messages.split_envelope(frames)
-            msg = messages.unpack(body)
+            msg = messages.parse(body)
         except ProtocolError as exc:
             self.proc.refused(exc, self.label)
             return
-        pending = self.pending.pop(msg.fields.get("rid", -1), None)
+        pending = self.pending.pop(messages.rid_of(msg), None)
         if pending is None:
             return  # the answer to a request we already re-sent and got answered: stale
         self.last_reply = self.proc.now()
@@ -113,7 +113,7 @@ class Pinger:
     """Heartbeats one peer's ctl socket; reports each PONG and each missed beat."""
 
     def __init__(self, proc: Process, address: str, interval_s: float,
-                 on_pong: Callable[[messages.Message], None], on_miss: Callable[[], None]) -> None:
+                 on_pong: Callable[[messages.Pong], None], on_miss: Callable[[], None]) -> None:
         self.proc = proc
         self.address = address
         self.on_pong = on_pong
@@ -132,7 +132,7 @@ class Pinger:
         self._sock = self.proc.socket(zmq.REQ, connect=self.address)
         self.proc.on(self._sock, self._on_readable)
         self._rid = next(self._rids)
-        self._sock.send_multipart(messages.pack("PING", self.proc.inc, rid=self._rid))
+        self._sock.send_multipart(messages.Ping(rid=self._rid).frames(self.proc.inc))
 
     def _drop(self) -> None:
         if self._sock is not None:
@@ -144,12 +144,12 @@ class Pinger:
         frames = sock.recv_multipart()
         self._drop()
         try:
-            msg = messages.unpack(frames)
+            msg = messages.parse(frames)
         except ProtocolError as exc:
             self.proc.refused(exc, "heartbeat")
             self.on_miss()
             return
-        if msg.op == "PONG" and msg["rid"] == self._rid:
+        if isinstance(msg, messages.Pong) and msg.rid == self._rid:
             self.on_pong(msg)
         else:
             self.on_miss()

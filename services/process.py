@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterator
 import zmq
 
 from proto import messages
-from proto.errors import ProtocolError
+from proto.errors import ProtocolError, UnexpectedOp
 from services.config.model import AgentConfig
 from services.counters import Counters
 from services.endpoints import endpoint
@@ -177,9 +177,10 @@ class Process:
         """True once nothing held would be lost by exiting now."""
         return True
 
-    def health(self) -> dict[str, Any]:
-        """PONG fields: state IDLE/BUSY, elapsed_ms of the busy work, and target health."""
-        return {"state": "IDLE", "elapsed_ms": 0, "healthy": True, "why": ""}
+    def health(self) -> messages.Pong:
+        """The PONG for a heartbeat (its rid filled in by the ctl socket): state, elapsed_ms of
+        the busy work, and target health."""
+        return messages.Pong(state=messages.PeerState.IDLE, elapsed_ms=0, healthy=True, why="")
 
     def stats(self) -> dict[str, Any]:
         return self.counters.report()
@@ -270,22 +271,20 @@ class Process:
     def _on_ctl(self, sock: zmq.Socket) -> None:
         frames = sock.recv_multipart()
         try:
-            msg = messages.unpack(frames)
+            msg = messages.parse(frames)
+            if isinstance(msg, messages.Ping):
+                pong = self.health()
+                pong.rid = msg.rid
+                sock.send_multipart(pong.frames(self.inc))
+            elif isinstance(msg, messages.Stats):
+                sock.send_multipart(messages.StatsReply(
+                    type=self.TYPE, name=self.name, counters=self.stats(), rid=msg.rid
+                ).frames(self.inc))
+            else:
+                raise UnexpectedOp(f"{msg.OP.name} is not a ctl request")
         except ProtocolError as exc:
             self.refused(exc, "ctl")
             sock.send_multipart(messages.error_reply(self.inc, exc, messages.request_id(frames)))
-            return
-        if msg.op == "PING":
-            sock.send_multipart(messages.pack("PONG", self.inc, rid=msg["rid"], **self.health()))
-        elif msg.op == "STATS":
-            sock.send_multipart(messages.pack(
-                "STATS_REPLY", self.inc, rid=msg["rid"], type=self.TYPE, name=self.name,
-                counters=self.stats()))
-        else:
-            unknown = ProtocolError(f"{msg.op} is not a ctl request")
-            self.refused(unknown, "ctl")
-            sock.send_multipart(messages.error_reply(self.inc, unknown,
-                                                     msg.fields.get("rid", -1)))
 
     def refused(self, exc: ProtocolError, where: str) -> None:
         """Count and log one refused message; the socket and the process carry on."""

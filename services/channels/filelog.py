@@ -29,6 +29,7 @@ from typing import BinaryIO, Callable, Iterable
 
 import msgpack
 
+from proto.batch import Blob
 from proto.errors import ZflumeError
 
 MAGIC = b"ZFLLOG1\n"
@@ -64,7 +65,7 @@ class Put:
 
 
 # -- records --------------------------------------------------------------------------------
-def frame(kind: int, *parts: bytes) -> bytes:
+def frame(kind: int, *parts: Blob) -> bytes:
     """One record: the crc is computed over the parts without joining them first."""
     prefix = LEN_TYPE.pack(sum(map(len, parts)), kind)
     crc = zlib.crc32(prefix)
@@ -73,7 +74,7 @@ def frame(kind: int, *parts: bytes) -> bytes:
     return b"".join([MARK, CRC.pack(crc), prefix, *parts])
 
 
-def put_record(src: bytes, seq: int, n: int, nbytes: int, blob: bytes) -> bytes:
+def put_record(src: bytes, seq: int, n: int, nbytes: int, blob: Blob) -> bytes:
     return frame(PUT, SRC_LEN.pack(len(src)) + src + PUT_META.pack(seq, n, nbytes), blob)
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Callable
 
 from proto import batch
+from proto.batch import Blob
 from proto.errors import ZflumeError
 from services.channels.filelog import (
     LogWriteError,
@@ -159,7 +160,7 @@ class FileStore(MemoryStore):
                     f"{self.settings.min_free} required")
         return ""
 
-    def _keep(self, src: bytes, seq: int, blob: bytes, n: int, nbytes: int) -> str:
+    def _keep(self, src: bytes, seq: int, blob: Blob, n: int, nbytes: int) -> str:
         """Write the PUT record before queueing; a write error refuses the put with its reason."""
         try:
             ref = self.wal.append(put_record(src, seq, n, nbytes, blob))

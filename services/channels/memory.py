@@ -18,12 +18,12 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import zmq
 
 from proto import messages
-from proto.errors import ProtocolError
+from proto.errors import ProtocolError, UnexpectedOp
 from services.channels.store import MAX_CHUNKS, Lease, MemoryStore
 from services.config.model import AgentConfig
 from services.process import Process, send_frames, waiting_messages
@@ -36,14 +36,25 @@ BATCH_BYTES = 2 << 20
 
 
 @dataclass
-class Waiting:
+class WaitingPut:
     envelope: list[Any]
-    msg: messages.Message
+    msg: messages.Put
     deadline: float
-    reason: str = ""  # why the store last refused it (a PUT), for the FULL answer
-    stored: int = 0  # a PUT's transactions stored so far, in order
-    unknown: list[messages.Txn] = field(default_factory=list)  # a TAKE's unknown commits
+    reason: str = ""  # why the store last refused it, for the FULL answer
+    stored: int = 0  # transactions stored so far, in order
     undelivered: int = 0  # a `delivered` PUT's stored transactions not yet all committed
+
+    @property
+    def key(self) -> tuple[bytes, int]:
+        return self.msg.src, self.msg.seq
+
+
+@dataclass
+class WaitingTake:
+    envelope: list[Any]
+    msg: messages.Take
+    deadline: float
+    unknown: list[messages.Txn] = field(default_factory=list)  # its commits the store did not know
 
 
 class MemoryChannel(Process):
@@ -55,12 +66,12 @@ class MemoryChannel(Process):
         self.keep_alive_s = float(params["keep-alive"])
         self.store = self.make_store(params)
         self.counters["ChannelCapacity"] = params["capacity"]
-        self.puts: deque[Waiting] = deque()
-        self.takes: deque[Waiting] = deque()
+        self.puts: deque[WaitingPut] = deque()
+        self.takes: deque[WaitingTake] = deque()
         # `delivered` PUTs: stored in full, by (src, seq), and each stored transaction (by its
         # put order, which splits and rollbacks keep) with the events of it still in the channel
-        self.delivering: dict[tuple[bytes, int], Waiting] = {}
-        self.uncommitted: dict[int, tuple[Waiting, int]] = {}
+        self.delivering: dict[tuple[bytes, int], WaitingPut] = {}
+        self.uncommitted: dict[int, tuple[WaitingPut, int]] = {}
         self.last_take = time.monotonic()
         self.sock = self.socket(zmq.ROUTER, bind=self.endpoint(name, "chan"))
         self.on(self.sock, self._on_request)
@@ -85,19 +96,20 @@ class MemoryChannel(Process):
             self.refused(exc, "chan")
             return
         try:
-            msg = messages.unpack(body)
-            handler = self.HANDLERS[msg.op]
+            msg = messages.parse(body)
+            if isinstance(msg, messages.Put):
+                self._put(envelope, msg)
+            elif isinstance(msg, messages.Take):
+                self._take(envelope, msg)
+            elif isinstance(msg, messages.Commit):
+                self._commit_request(envelope, msg)
+            elif isinstance(msg, (messages.Rollback, messages.Renew)):
+                self._lease_change(envelope, msg)
+            else:
+                raise UnexpectedOp(f"{msg.OP.name} is not a channel request")
         except ProtocolError as exc:
             self.refused(exc, "chan")
             self._send(envelope, messages.error_reply(self.inc, exc, messages.request_id(body)))
-            return
-        except KeyError:
-            unknown = ProtocolError(f"{msg.op} is not a channel request")
-            self.refused(unknown, "chan")
-            self._send(envelope, messages.error_reply(self.inc, unknown,
-                                                      msg.fields.get("rid", -1)))
-            return
-        handler(self, envelope, msg)
 
     def _send(self, envelope: list[Any], frames: list[Any]) -> None:
         try:
@@ -113,15 +125,14 @@ class MemoryChannel(Process):
         """End of a burst of requests: nothing to make durable in memory."""
 
     # -- PUT ----------------------------------------------------------------------------------
-    def _put(self, envelope: list[Any], msg: messages.Message) -> None:
-        self.counters["EventPutAttemptCount"] += sum(msg["ns"])
-        key = (msg["src"], msg["seq"])
-        held = self.delivering.get(key) or next(
-            (w for w in self.puts if (w.msg["src"], w.msg["seq"]) == key), None)
+    def _put(self, envelope: list[Any], msg: messages.Put) -> None:
+        self.counters["EventPutAttemptCount"] += sum(msg.ns)
+        key = (msg.src, msg.seq)
+        held = self.delivering.get(key) or next((w for w in self.puts if w.key == key), None)
         if held is not None:
             held.envelope = envelope  # a retry over a fresh socket: answer it there
             return
-        self.puts.append(Waiting(envelope, msg, time.monotonic() + self.keep_alive_s))
+        self.puts.append(WaitingPut(envelope, msg, time.monotonic() + self.keep_alive_s))
         self._admit_puts()
 
     def _admit_puts(self) -> None:
@@ -132,20 +143,20 @@ class MemoryChannel(Process):
                 break  # still serve the takes that the puts admitted so far have fed
             self.puts.popleft()
             if waiting.undelivered:
-                self.delivering[(waiting.msg["src"], waiting.msg["seq"])] = waiting
+                self.delivering[waiting.key] = waiting
             else:
                 self._put_ok(waiting)
         self._serve_takes()
 
-    def _put_ok(self, waiting: Waiting) -> None:
+    def _put_ok(self, waiting: WaitingPut) -> None:
         msg = waiting.msg
-        self._durable(waiting.envelope, messages.pack(
-            "PUT_OK", self.inc, rid=msg["rid"], seq=msg["seq"], stored=waiting.stored))
+        self._durable(waiting.envelope, messages.PutOk(
+            rid=msg.rid, seq=msg.seq, stored=waiting.stored).frames(self.inc))
 
-    def _store_some(self, waiting: Waiting) -> bool:
+    def _store_some(self, waiting: WaitingPut) -> bool:
         """Store a PUT's next transactions, each all or nothing; True once all are in."""
         msg = waiting.msg
-        src, first, ns, sizes = msg["src"], msg["seq"], msg["ns"], msg["sizes"]
+        src, first, ns, sizes = msg.src, msg.seq, msg.ns, msg.sizes
         while waiting.stored < len(ns):
             i = waiting.stored
             was_new = not self.store.seen(src, first + i)
@@ -155,7 +166,7 @@ class MemoryChannel(Process):
             waiting.stored += 1
             if was_new:
                 self.counters["EventPutSuccessCount"] += ns[i]
-                if msg["delivered"]:
+                if msg.delivered:
                     self.uncommitted[self.store.newest_order()] = (waiting, ns[i])
                     waiting.undelivered += 1
         return True
@@ -171,18 +182,18 @@ class MemoryChannel(Process):
                 self.uncommitted[chunk.order] = (waiting, left - chunk.n)
                 continue
             waiting.undelivered -= 1
-            key = (waiting.msg["src"], waiting.msg["seq"])
+            key = waiting.key
             if not waiting.undelivered and self.delivering.get(key) is waiting:
                 del self.delivering[key]
                 self._put_ok(waiting)
 
     # -- TAKE and transactions ----------------------------------------------------------------
-    def _take(self, envelope: list[Any], msg: messages.Message) -> None:
+    def _take(self, envelope: list[Any], msg: messages.Take) -> None:
         self.last_take = time.monotonic()
-        wait_s = min(max(msg["wait_ms"], 0) / 1000.0, 30.0)
-        unknown = self._commit(msg["commit"])
-        self.takes.append(Waiting(envelope, msg, time.monotonic() + wait_s, unknown=unknown))
-        if msg["commit"]:
+        wait_s = min(max(msg.wait_ms, 0) / 1000.0, 30.0)
+        unknown = self._commit(msg.commit)
+        self.takes.append(WaitingTake(envelope, msg, time.monotonic() + wait_s, unknown))
+        if msg.commit:
             self._admit_puts()  # which serves the takes too
         else:
             self._serve_takes()
@@ -193,8 +204,8 @@ class MemoryChannel(Process):
             msg = waiting.msg
             leases: list[Lease] = []
             nbytes = nblobs = 0
-            for _ in range(max(1, msg["count"])):
-                lease = self.store.take(msg["who"], msg.inc, max(1, msg["max"]),
+            for _ in range(max(1, msg.count)):
+                lease = self.store.take(msg.who, msg.inc, max(1, msg.max),
                                         MAX_CHUNKS - nblobs)
                 if lease is None:
                     break
@@ -207,26 +218,27 @@ class MemoryChannel(Process):
                 self.takes.appendleft(waiting)
                 return
             self.counters["EventTakeAttemptCount"] += sum(lease.n for lease in leases)
-            self._send(waiting.envelope, messages.pack(
-                "BATCH", self.inc, [c.blob for lease in leases for c in lease.chunks],
-                rid=msg["rid"], txns=[lease.txn for lease in leases],
+            self._send(waiting.envelope, messages.Batch(
+                rid=msg.rid, txns=[lease.txn for lease in leases],
                 ns=[lease.n for lease in leases], parts=[len(lease.chunks) for lease in leases],
-                unknown=waiting.unknown))
+                unknown=waiting.unknown,
+                blobs=[c.blob for lease in leases for c in lease.chunks]).frames(self.inc))
 
-    def _txn_op(self, envelope: list[Any], msg: messages.Message) -> None:
-        if msg.op == "COMMIT":
-            unknown = self._commit(msg.txns)
-            self._admit_puts()
-            self._durable(envelope, messages.pack("OK", self.inc, rid=msg["rid"],
-                                                  unknown=unknown))
-            return
-        change = self.store.rollback if msg.op == "ROLLBACK" else self.store.renew
+    def _commit_request(self, envelope: list[Any], msg: messages.Commit) -> None:
+        unknown = self._commit(msg.txns)
+        self._admit_puts()
+        self._durable(envelope, messages.Ok(rid=msg.rid, unknown=unknown).frames(self.inc))
+
+    def _lease_change(self, envelope: list[Any],
+                      msg: messages.Rollback | messages.Renew) -> None:
+        rollback = isinstance(msg, messages.Rollback)
+        change = self.store.rollback if rollback else self.store.renew
         unknown = [txn for txn in msg.txns if not change(txn)]
-        if msg.op == "ROLLBACK":
+        if rollback:
             self._serve_takes()
-        self._send(envelope, messages.pack("OK", self.inc, rid=msg["rid"], unknown=unknown))
+        self._send(envelope, messages.Ok(rid=msg.rid, unknown=unknown).frames(self.inc))
 
-    def _commit(self, txns: list[messages.Txn]) -> list[messages.Txn]:
+    def _commit(self, txns: Sequence[messages.Txn]) -> list[messages.Txn]:
         """Drop these leased batches for good; the ones not known (a repeated COMMIT is)."""
         unknown = []
         for txn in txns:
@@ -238,27 +250,23 @@ class MemoryChannel(Process):
                 self._delivered(lease)
         return unknown
 
-    HANDLERS = {"PUT": _put, "TAKE": _take, "COMMIT": _txn_op, "ROLLBACK": _txn_op,
-                "RENEW": _txn_op}
-
     # -- timers -------------------------------------------------------------------------------
     def _expire_waiting(self) -> None:
         now = time.monotonic()
         while self.puts and self.puts[0].deadline <= now:
             waiting = self.puts.popleft()
             msg, at = waiting.msg, waiting.stored
-            reason = (self.store.fits(msg["ns"][at], msg["sizes"][at]) or waiting.reason
+            reason = (self.store.fits(msg.ns[at], msg.sizes[at]) or waiting.reason
                       or "channel full")
-            if msg["delivered"]:
+            if msg.delivered:
                 at = 0  # stored is not delivered: the sender fails them all back (and resends)
             # Transactions already stored are promised kept: durable, like PUT_OK.
-            self._durable(waiting.envelope, messages.pack(
-                "FULL", self.inc, rid=msg["rid"], seq=msg["seq"], stored=at, reason=reason))
+            self._durable(waiting.envelope, messages.Full(
+                rid=msg.rid, seq=msg.seq, stored=at, reason=reason).frames(self.inc))
         while self.takes and self.takes[0].deadline <= now:
-            waiting = self.takes.popleft()
-            self._send(waiting.envelope, messages.pack("EMPTY", self.inc,
-                                                       rid=waiting.msg["rid"],
-                                                       unknown=waiting.unknown))
+            taking = self.takes.popleft()
+            self._send(taking.envelope, messages.Empty(
+                rid=taking.msg.rid, unknown=taking.unknown).frames(self.inc))
         self._flush()
 
     def _expire_leases(self) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from proto import batch
+from proto.batch import Blob
 
 Txn = tuple[bytes, int]
 RECENT_PUTS = 1024  # remembered (source, seq) pairs: far more than any source keeps in flight
@@ -35,7 +36,7 @@ class Chunk:
     split blob removes exactly those events.
     """
 
-    blob: bytes
+    blob: Blob
     n: int
     nbytes: int
     origin: tuple[int, int] | None = None
@@ -95,13 +96,13 @@ class MemoryStore:
             return f"channel full: {self.held_bytes} of {self.byte_limit} body bytes held"
         return ""
 
-    def put(self, src: bytes, seq: int, blob: bytes, n: int, nbytes: int) -> str:
+    def put(self, src: bytes, seq: int, blob: Blob, n: int, nbytes: int) -> str:
         """Store a batch; '' when stored (or already stored), else the FULL reason."""
         if self.seen(src, seq):
             return ""
         return self.fits(n, nbytes) or self._keep(src, seq, blob, n, nbytes)
 
-    def _keep(self, src: bytes, seq: int, blob: bytes, n: int, nbytes: int) -> str:
+    def _keep(self, src: bytes, seq: int, blob: Blob, n: int, nbytes: int) -> str:
         """Queue a batch that fits; a durable store writes it first ('' or why it could not)."""
         self.add(Chunk(blob, n, nbytes), src, seq)
         return ""

@@ -27,6 +27,7 @@ from services.router.links import Flight, SinkLink, delivery_timeout_s
 from services.router.policy import make_policy
 
 MAX_TAKES_IN_FLIGHT = 2
+TAKING = "TAKE"  # the context of a TAKE request, so its reply (or ERROR) counts it answered
 # Events and transactions taken and delivered in one message, whatever the batch size (the
 # channel also ends a BATCH at its BATCH_BYTES). 10,000 events: 683k events/s at batch 1000
 # against 515k with 1,000; the transactions bound keeps the header within proto.messages' limits.
@@ -123,24 +124,25 @@ class SinkRouter(Process):
         while self.takes < min(room, MAX_TAKES_IN_FLIGHT + bool(self.to_commit)):
             self.takes += 1
             commit, self.to_commit = self.to_commit, []  # COMMIT rides on the next TAKE
-            self.chan.request("TAKE", self.wait_ms / 1000.0 + 2.0, context="TAKE",
-                              max=self.take_max, count=self.take_count, wait_ms=self.wait_ms,
-                              who=self.program, commit=commit)
+            self.chan.request(messages.Take(max=self.take_max, count=self.take_count,
+                                            wait_ms=self.wait_ms, who=self.program,
+                                            commit=commit),
+                              self.wait_ms / 1000.0 + 2.0, context=TAKING)
 
     def _on_channel(self, msg: messages.Message, pending: Pending) -> None:
-        if pending.context == "TAKE":
+        if pending.context == TAKING:
             self.takes -= 1
-        if msg.op == "BATCH":
+        if isinstance(msg, messages.Batch):
             self.channel_empty = False
             self.counters["BatchTakenCount"] += len(msg.txns)
-            self._route(Flight(next(self.fids), msg.txns, msg["ns"], msg.groups()))
-        elif msg.op == "EMPTY":
+            self._route(Flight(next(self.fids), list(msg.txns), list(msg.ns), msg.groups()))
+        elif isinstance(msg, messages.Empty):
             self.channel_empty = True
-        elif msg.op == "ERROR":
-            self.log.error("channel refused a request: %s %s", msg["reason"], msg["detail"])
-        if msg.op != "ERROR" and msg["unknown"]:  # BATCH, EMPTY and OK all say
+        elif isinstance(msg, messages.Error):
+            self.log.error("channel refused a request: %s %s", msg.reason, msg.detail)
+        if isinstance(msg, (messages.Batch, messages.Empty, messages.Ok)) and msg.unknown:
             self.log.warning("channel no longer knew %d transaction(s) (lease expired?): their "
-                             "events will be delivered again", len(msg["unknown"]))
+                             "events will be delivered again", len(msg.unknown))
         self._pump()
 
     # -- routing --------------------------------------------------------------------------------
@@ -172,10 +174,11 @@ class SinkRouter(Process):
         flight.attempt += 1
         flight.sink = link.name
         flight.sent_at = self.now()
-        frames = messages.pack("DELIVER", self.inc, [b for g in flight.groups for b in g],
-                               fid=flight.fid, attempt=flight.attempt, router=self.inc,
-                               ns=flight.ns, parts=[len(g) for g in flight.groups],
-                               stamp=flight.sent_at, max_wait_ms=self.abandon_ms)
+        frames = messages.Deliver(
+            fid=flight.fid, attempt=flight.attempt, router=self.inc, ns=flight.ns,
+            parts=[len(g) for g in flight.groups], stamp=flight.sent_at,
+            max_wait_ms=self.abandon_ms, blobs=[b for g in flight.groups for b in g]
+        ).frames(self.inc)
         try:
             send_frames(link.push, frames, NOBLOCK)
         except zmq.Again:
@@ -186,7 +189,7 @@ class SinkRouter(Process):
     def _give_back(self, flight: Flight) -> None:
         """No sink can take this flight now: roll it back and back off."""
         self.counters["RollbackCount"] += len(flight.txns)
-        self.chan.request("ROLLBACK", 5.0, txns=flight.txns)
+        self.chan.request(messages.Rollback(txns=flight.txns), 5.0)
         if self.no_sink.waiting():
             return  # the other batches of a round that is already backing off
         pause = self.no_sink.failed()
@@ -204,7 +207,7 @@ class SinkRouter(Process):
     def _on_results(self, sock: zmq.Socket) -> None:
         for frames in waiting_messages(sock):
             try:
-                self._result(messages.unpack(frames))
+                self._result(messages.parse(frames))
             except ProtocolError as exc:
                 self.refused(exc, "results")
         self._pump()
@@ -213,21 +216,21 @@ class SinkRouter(Process):
     def _commit(self) -> None:
         """One COMMIT for what this burst of results delivered and no TAKE carried."""
         if self.to_commit:
-            self.chan.request("COMMIT", 5.0, txns=self.to_commit)
+            self.chan.request(messages.Commit(txns=self.to_commit), 5.0)
             self.to_commit = []
 
     def _result(self, msg: messages.Message) -> None:
-        if msg.op != "RESULT" or msg["router"] != self.inc:
+        if not isinstance(msg, messages.Result) or msg.router != self.inc:
             return
-        fid = msg["fid"]
+        fid = msg.fid
         flight = next((link.flights[fid] for link in self.links.values() if fid in link.flights),
                       None)
-        if flight is None or flight.attempt != msg["attempt"] or not (
-                len(msg["done"]) == len(msg["malformed"]) == len(flight.txns)):
+        if flight is None or flight.attempt != msg.attempt or not (
+                len(msg.done) == len(msg.malformed) == len(flight.txns)):
             return  # a result for a flight we already re-routed or finished
         link = self.links[flight.sink]
         del link.flights[fid]
-        done = msg["done"]
+        done = msg.done
         delivered = [i for i, ok in enumerate(done) if ok]
         if delivered:
             self.policy.delivered(link.name)
@@ -235,12 +238,12 @@ class SinkRouter(Process):
             self.counters["BatchDeliveredCount"] += len(delivered)
             self.counters["EventDeliveredCount"] += sum(flight.ns[i] for i in delivered)
             self.to_commit += [flight.txns[i] for i in delivered]
-        undeliverable = [i for i, bad in enumerate(msg["malformed"]) if bad and not done[i]]
-        kept = self._quarantine(flight, undeliverable, link.name, msg["reason"])
+        undeliverable = [i for i, bad in enumerate(msg.malformed) if bad and not done[i]]
+        kept = self._quarantine(flight, undeliverable, link.name, msg.reason)
         failed = [i for i, ok in enumerate(done) if not ok and i not in kept]
         if failed:
-            self._failed(link.name, flight.subset(next(self.fids), failed), msg["liveness"],
-                         msg["reason"])
+            self._failed(link.name, flight.subset(next(self.fids), failed), msg.liveness,
+                         msg.reason)
         self._release_waiting()
 
     def _quarantine(self, flight: Flight, indexes: list[int], sink: str, reason: str
@@ -269,7 +272,7 @@ class SinkRouter(Process):
             self._route(flight)
 
     # -- heartbeats -----------------------------------------------------------------------------
-    def _on_pong(self, sink: str, msg: messages.Message) -> None:
+    def _on_pong(self, sink: str, msg: messages.Pong) -> None:
         link = self.links[sink]
         link.misses = 0
         self.unheard.discard(sink)
@@ -278,9 +281,9 @@ class SinkRouter(Process):
                              len(link.flights))
             self._abandon(link, "sink restarted")
         link.incarnation = msg.inc
-        if msg["state"] == "STOPPING" and not self.stopping:
+        if msg.state == messages.PeerState.STOPPING and not self.stopping:
             self._lost(link, "the sink is stopping")
-        elif msg["healthy"]:
+        elif msg.healthy:
             if not link.alive:
                 self.log.info("sink %s is up", sink)
                 self.no_sink.cancel()  # a sink came (back): no reason to wait out a backoff
@@ -289,7 +292,7 @@ class SinkRouter(Process):
             self._release_waiting()
             self._pump()
         else:
-            self._lost(link, f"target unhealthy: {msg['why']}")
+            self._lost(link, f"target unhealthy: {msg.why}")
 
     def _on_miss(self, sink: str) -> None:
         link = self.links[sink]
@@ -324,7 +327,7 @@ class SinkRouter(Process):
     def _renew(self) -> None:
         txns = [txn for flight in self._all_flights() for txn in flight.txns]
         if txns:
-            self.chan.request("RENEW", 5.0, txns=txns)
+            self.chan.request(messages.Renew(txns=txns), 5.0)
 
     def _all_flights(self) -> list[Flight]:
         return [*self.waiting, *(f for link in self.links.values() for f in link.flights.values())]
@@ -351,4 +354,4 @@ class SinkRouter(Process):
         self._commit()
         txns = [txn for flight in self._all_flights() for txn in flight.txns]
         if txns:
-            self.chan.request("ROLLBACK", 1.0, txns=txns)
+            self.chan.request(messages.Rollback(txns=txns), 1.0)

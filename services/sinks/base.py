@@ -23,7 +23,7 @@ from typing import Any, NamedTuple, Protocol
 import zmq
 
 from proto import batch, messages
-from proto.errors import ProtocolError, ZflumeError
+from proto.errors import ProtocolError, UnexpectedOp, ZflumeError
 from services import counters
 from services.config.model import AgentConfig
 from services.config.schema import batch_size
@@ -110,31 +110,31 @@ class SinkProcess(Process):
         """The sink type's writer; called once the process's log and counters exist."""
         raise NotImplementedError
 
-    def _receive(self, pull: zmq.Socket) -> list[messages.Message]:
+    def _receive(self, pull: zmq.Socket) -> list[messages.Deliver]:
         """The DELIVERs among the next MAX_JOBS_AT_ONCE messages; anything else is refused."""
-        jobs: list[messages.Message] = []
+        jobs: list[messages.Deliver] = []
         for frames in waiting_messages(pull, MAX_JOBS_AT_ONCE):
             try:
-                msg = messages.unpack(frames)
+                msg = messages.parse(frames)
+                if not isinstance(msg, messages.Deliver):
+                    raise UnexpectedOp(f"{msg.OP.name} on the delivery socket")
             except ProtocolError as exc:
                 self.refused(exc, "deliver")
-                continue
-            if msg.op != "DELIVER":
-                self.refused(ProtocolError(f"{msg.op} on the delivery socket"), "deliver")
                 continue
             self.last_delivery = time.monotonic()
             jobs.append(msg)
         return jobs
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> messages.Pong:
         """STOPPING once SIGTERM arrived: a router that is not stopping itself then moves its
         traffic elsewhere, so a restarted sink goes quiet and exits at once; a router stopping
         with the whole agent keeps draining through it."""
         busy_since = self.busy_since
-        state = "STOPPING" if self.stopping else "BUSY" if busy_since else "IDLE"
+        state = (messages.PeerState.STOPPING if self.stopping else
+                 messages.PeerState.BUSY if busy_since else messages.PeerState.IDLE)
         elapsed = int((time.monotonic() - busy_since) * 1000) if busy_since else 0
         healthy, why = self.writer.probe()
-        return {"state": state, "elapsed_ms": elapsed, "healthy": healthy, "why": why}
+        return messages.Pong(state=state, elapsed_ms=elapsed, healthy=healthy, why=why)
 
     # -- worker thread ------------------------------------------------------------------------
     def _run_worker(self, pull: zmq.Socket) -> None:
@@ -159,24 +159,24 @@ class SinkProcess(Process):
                 continue
             self.busy_since = time.monotonic()
             for msg, outcome in zip(jobs, self._deliver_jobs(jobs), strict=True):
-                send_frames(results, messages.pack(
-                    "RESULT", self.inc, fid=msg["fid"], attempt=msg["attempt"],
-                    router=msg["router"], done=outcome.done, reason=outcome.reason,
-                    liveness=outcome.liveness, malformed=outcome.malformed))
+                send_frames(results, messages.Result(
+                    fid=msg.fid, attempt=msg.attempt, router=msg.router, done=outcome.done,
+                    reason=outcome.reason, liveness=outcome.liveness,
+                    malformed=outcome.malformed).frames(self.inc))
             self.busy_since = 0.0
         pull.close(linger=0)
         results.close()
 
-    def _deliver_jobs(self, jobs: list[messages.Message]) -> list[FlightOutcome]:
+    def _deliver_jobs(self, jobs: list[messages.Deliver]) -> list[FlightOutcome]:
         """Deliver the queued flights together (an avro sink pipelines all their calls);
         a flight older than its router waits was re-routed already and is not written."""
-        fresh: list[messages.Message] = []
+        fresh: list[messages.Deliver] = []
         outcomes: list[FlightOutcome | None] = []
         for msg in jobs:
-            waited_ms = (self.busy_since - msg["stamp"]) * 1000
-            if msg["max_wait_ms"] and waited_ms > msg["max_wait_ms"]:
+            waited_ms = (self.busy_since - msg.stamp) * 1000
+            if msg.max_wait_ms and waited_ms > msg.max_wait_ms:
                 self.counters["StaleDeliveryCount"] += 1
-                none = [False] * len(msg["ns"])
+                none = [False] * len(msg.ns)
                 outcomes.append(FlightOutcome(none, f"stale: waited {waited_ms:.0f} ms", True,
                                               none))
             else:
@@ -185,12 +185,12 @@ class SinkProcess(Process):
         delivered = iter(self._deliver(fresh))
         return [next(delivered) if outcome is None else outcome for outcome in outcomes]
 
-    def _deliver(self, jobs: list[messages.Message]) -> list[FlightOutcome]:
+    def _deliver(self, jobs: list[messages.Deliver]) -> list[FlightOutcome]:
         """Write flights' transactions: per flight, what became of each transaction."""
         batches: list[Batch] = []
         outcomes: list[DeliveryFailed | None] = []
         for msg in jobs:
-            for n, blobs in zip(msg["ns"], msg.groups(), strict=True):
+            for n, blobs in zip(msg.ns, msg.groups(), strict=True):
                 self.counters["EventDrainAttemptCount"] += n
                 self.counters["BatchCompleteCount" if n >= self.batch_size
                               else "BatchUnderflowCount"] += 1
@@ -205,7 +205,7 @@ class SinkProcess(Process):
         outcomes = [next(written) if outcome is None else outcome for outcome in outcomes]
         results, at = [], 0
         for msg in jobs:
-            ns = msg["ns"]
+            ns = msg.ns
             mine, at = outcomes[at:at + len(ns)], at + len(ns)
             reason, liveness = "", False
             for n, outcome in zip(ns, mine, strict=True):

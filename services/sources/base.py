@@ -188,24 +188,24 @@ class SourceProcess(Process):
         rest = group.txns[group.stored[ch]:]
         if not rest:
             return
-        group.rids[ch] = self.clients[ch].request(
-            "PUT", self.put_timeout[ch], [t.blob for t in rest], context=group.seq,
+        group.rids[ch] = self.clients[ch].request(messages.Put(
             src=self.inc, seq=rest[0].seq, ns=[t.n for t in rest], sizes=[t.nbytes for t in rest],
-            delivered=self.ack_delivered)
+            delivered=self.ack_delivered, blobs=[t.blob for t in rest]),
+            self.put_timeout[ch], context=group.seq)
 
     def _on_reply(self, ch: str, msg: messages.Message, pending: Pending) -> None:
         group = self.inflight.get(pending.context)
         if group is None:
             return
         at = group.stored[ch]
-        stored_some = msg.op in ("PUT_OK", "FULL")
-        if stored_some and at < len(group.txns) and msg["seq"] == group.txns[at].seq:
-            group.stored[ch] = min(len(group.txns), at + msg["stored"])
-        if msg.op == "FULL":
-            self._full(ch, group, msg["reason"])
-        elif msg.op != "PUT_OK":
+        if (isinstance(msg, (messages.PutOk, messages.Full)) and at < len(group.txns)
+                and msg.seq == group.txns[at].seq):
+            group.stored[ch] = min(len(group.txns), at + msg.stored)
+        if isinstance(msg, messages.Full):
+            self._full(ch, group, msg.reason)
+        elif not isinstance(msg, messages.PutOk):
             self.counters["ChannelWriteFail"] += 1
-            self.log.error("channel %s refused a batch: %s", ch, msg.fields)
+            self.log.error("channel %s refused a batch: %s", ch, msg)
             self.after(FULL_RETRY_S[1], lambda: self._put(ch, group))
         self._settle(group)
 

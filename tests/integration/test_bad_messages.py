@@ -30,14 +30,14 @@ a.sinks.k.sink.rollInterval = 0
 a.sinks.k.sink.batchSize = 10
 """
 INC = b"intruder"
+V, Op = messages.VERSION, messages.Op
 GARBAGE = [
     [b"\xc1\xc1not msgpack"],
-    [msgpack.packb([99, "PING", INC, {"rid": 1}])],  # a version we do not speak
-    [msgpack.packb([2, "LAUNCH", INC, {"rid": 1}])],  # an op nobody defines
-    [msgpack.packb([2, "COMMIT", INC, {"rid": 1, "txns": "nope"}])],  # wrong shape
-    [msgpack.packb([2, "PUT", INC, {"rid": 1, "src": INC, "seq": 1, "ns": [1], "sizes": [1]}])],
-    [msgpack.packb([2, "DELIVER", INC, {"fid": 1, "attempt": 1, "router": INC, "ns": [1],
-                                        "parts": [1], "stamp": 0.0, "max_wait_ms": 0}]),
+    [msgpack.packb([99, Op.PING, INC, 1])],  # a version we do not speak
+    [msgpack.packb([V, 99, INC, 1])],  # an op nobody defines
+    [msgpack.packb([V, Op.COMMIT, INC, 1, "nope"])],  # wrong shape
+    [msgpack.packb([V, Op.PUT, INC, 1, INC, 1, [1], [1], False])],  # no blob lengths nor frame
+    [msgpack.packb([V, Op.DELIVER, INC, 1, 1, INC, [1], [1], 0.0, 0]),  # a frame, no lengths
      b"\x93garbage"],
     [b""],
 ]
@@ -81,7 +81,9 @@ def _request(ctx: zmq.Context, kind: int, path: Path) -> list[str]:
         if sock.poll(3000):
             reply = sock.recv_multipart()
             reply = reply[1:] if kind == zmq.DEALER else reply
-            reasons.append(messages.unpack(reply)["reason"])
+            error = messages.parse(reply)
+            assert isinstance(error, messages.Error), error
+            reasons.append(error.reason)
         sock.close(linger=0)
     return reasons
 

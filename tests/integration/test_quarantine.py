@@ -23,11 +23,11 @@ def test_an_undecodable_batch_is_quarantined_and_the_rest_flows(tmp_path: Path,
         sock = ctx.socket(zmq.DEALER)
         sock.connect(f"ipc://{agent.run_dir / 'c.chan'}")
         inc = messages.new_incarnation()
-        sock.send_multipart([b"", *messages.pack("PUT", inc, [POISON], rid=1, src=inc, seq=1,
-                                                 ns=[5], sizes=[len(POISON)],
-                                                 delivered=False)])
+        sock.send_multipart([b"", *messages.Put(src=inc, seq=1, ns=[5], sizes=[len(POISON)],
+                                                delivered=False, rid=1,
+                                                blobs=[POISON]).frames(inc)])
         assert sock.poll(5000), "the channel answered the PUT"
-        assert messages.unpack(sock.recv_multipart()[1:]).op == "PUT_OK"
+        assert isinstance(messages.parse(sock.recv_multipart()[1:]), messages.PutOk)
     finally:
         ctx.destroy(linger=0)
     wait_for(lambda: len(set(lines_in(tmp_path / "out"))) >= TOTAL, 60, "every good event")

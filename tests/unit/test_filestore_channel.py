@@ -40,14 +40,14 @@ def sent_ops(chan: FileChannel, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     events: list[str] = []
     real_sync = chan.store.wal.sync
     monkeypatch.setattr(chan, "_send", lambda envelope, frames: events.append(
-        messages.unpack(frames).op))
+        messages.parse(frames).OP.name))
     monkeypatch.setattr(chan.store.wal, "sync", lambda: real_sync() and not events.append("sync"))
     return events
 
 
 def put_request(seq: int) -> list[Any]:
-    return messages.pack("PUT", SRC, [batch.encode([b"x"])], rid=seq, src=SRC, seq=seq, ns=[1],
-                         sizes=[1], delivered=False)
+    return messages.Put(src=SRC, seq=seq, ns=[1], sizes=[1], delivered=False, rid=seq,
+                        blobs=[batch.encode([b"x"])]).frames(SRC)
 
 
 def test_puts_of_one_burst_share_one_fsync_and_are_answered_after_it(
@@ -62,11 +62,11 @@ def test_a_commit_is_answered_after_its_record_is_synced(
         channel: FileChannel, monkeypatch: pytest.MonkeyPatch) -> None:
     channel._on_request(Burst([put_request(1)]))
     events = sent_ops(channel, monkeypatch)
-    channel._on_request(Burst([messages.pack("TAKE", b"router01", rid=1, max=10, count=1,
-                                             wait_ms=0, who="a-g", commit=[])]))
+    channel._on_request(Burst([messages.Take(max=10, count=1, wait_ms=0, who="a-g", commit=[],
+                                             rid=1).frames(b"router01")]))
     txn = next(iter(channel.store.leases))
-    channel._on_request(Burst([messages.pack("COMMIT", b"router01", rid=2, txns=[txn]),
-                               messages.pack("COMMIT", b"router01", rid=3, txns=[txn])]))
+    channel._on_request(Burst([messages.Commit(txns=[txn], rid=2).frames(b"router01"),
+                               messages.Commit(txns=[txn], rid=3).frames(b"router01")]))
     assert events == ["BATCH", "sync", "OK", "OK"]
 
 

@@ -5,7 +5,7 @@ answered (only once all its events were committed out of the channel)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import pytest
 
@@ -33,33 +33,36 @@ def channel(tmp_path: Path) -> Iterator[MemoryChannel]:
 
 def put(chan: MemoryChannel, seq: int, *groups: list[bytes], delivered: bool = False) -> None:
     """One PUT of one transaction per group of bodies, from transaction `seq` on."""
-    chan._on_request(Burst([messages.pack(
-        "PUT", SRC, [batch.encode(bodies) for bodies in groups], rid=seq, src=SRC, seq=seq,
-        ns=[len(bodies) for bodies in groups], sizes=[sum(map(len, bodies)) for bodies in groups],
-        delivered=delivered)]))
+    chan._on_request(Burst([messages.Put(
+        src=SRC, seq=seq, ns=[len(bodies) for bodies in groups],
+        sizes=[sum(map(len, bodies)) for bodies in groups], delivered=delivered, rid=seq,
+        blobs=[batch.encode(bodies) for bodies in groups]).frames(SRC)]))
 
 
 def take(chan: MemoryChannel, monkeypatch: pytest.MonkeyPatch, max_n: int,
-         count: int) -> messages.Message:
+         count: int) -> messages.Batch:
     """The channel's answer to one TAKE, parsed as the router would parse it."""
     sent: list[Any] = []
     monkeypatch.setattr(chan, "_send", lambda envelope, frames: sent.append(frames))
-    chan._on_request(Burst([messages.pack("TAKE", b"router01", rid=99, max=max_n, count=count,
-                                          wait_ms=0, who="a-g", commit=[])]))
+    chan._on_request(Burst([messages.Take(max=max_n, count=count, wait_ms=0, who="a-g",
+                                          commit=[], rid=99).frames(b"router01")]))
     assert len(sent) == 1
-    return messages.unpack(sent[0])
+    reply = messages.parse(sent[0])
+    assert isinstance(reply, messages.Batch)
+    return reply
 
 
 def replies(chan: MemoryChannel, monkeypatch: pytest.MonkeyPatch) -> list[messages.Message]:
     """Every reply the channel sends from now on, parsed, in order."""
     sent: list[messages.Message] = []
     monkeypatch.setattr(chan, "_send", lambda envelope, frames: sent.append(
-        messages.unpack(frames)))
+        messages.parse(frames)))
     return sent
 
 
-def txn_op(chan: MemoryChannel, op: str, txns: list[messages.Txn]) -> None:
-    chan._on_request(Burst([messages.pack(op, b"router01", rid=98, txns=txns)]))
+def txn_op(chan: MemoryChannel, op: type[messages.Commit | messages.Rollback | messages.Renew],
+           txns: Sequence[messages.Txn]) -> None:
+    chan._on_request(Burst([op(txns=txns, rid=98).frames(b"router01")]))
 
 
 def test_a_batch_of_large_events_ends_once_it_holds_batch_bytes(
@@ -68,8 +71,8 @@ def test_a_batch_of_large_events_ends_once_it_holds_batch_bytes(
     for seq in range(8):
         put(channel, seq, [body])
     reply = take(channel, monkeypatch, max_n=1, count=8)
-    assert reply.op == "BATCH" and reply["ns"] == [1, 1, 1, 1]
-    assert take(channel, monkeypatch, max_n=1, count=8)["ns"] == [1, 1, 1, 1]
+    assert reply.OP.name == "BATCH" and reply.ns == (1, 1, 1, 1)
+    assert take(channel, monkeypatch, max_n=1, count=8).ns == (1, 1, 1, 1)
 
 
 def test_a_batch_of_many_one_event_puts_stays_within_the_blob_bound(
@@ -78,7 +81,7 @@ def test_a_batch_of_many_one_event_puts_stays_within_the_blob_bound(
     for seq in range(total):
         put(channel, seq, [str(seq).encode()])
     first = take(channel, monkeypatch, max_n=1000, count=10)
-    assert sum(first["ns"]) == MAX_CHUNKS and len(first.blobs) == MAX_CHUNKS
+    assert sum(first.ns) == MAX_CHUNKS and len(first.blobs) == MAX_CHUNKS
     rest = take(channel, monkeypatch, max_n=1000, count=10)
     bodies = batch.merge(first.blobs + rest.blobs)[1]
     assert bodies == [str(seq).encode() for seq in range(total)]
@@ -91,15 +94,15 @@ def test_a_delivered_put_is_answered_once_its_last_event_is_committed(
     first = take(channel, monkeypatch, max_n=2, count=1)  # a, b of the first transaction
     sent = replies(channel, monkeypatch)
     assert sent == []
-    txn_op(channel, "ROLLBACK", first.txns)  # back in the channel: still not delivered
-    assert [m.op for m in sent] == ["OK"]
+    txn_op(channel, messages.Rollback, first.txns)  # back in the channel: still not delivered
+    assert [m.OP.name for m in sent] == ["OK"]
     again = take(channel, monkeypatch, max_n=2, count=1)
     rest = take(channel, monkeypatch, max_n=1, count=10)  # c, d and e, one each
     sent = replies(channel, monkeypatch)
-    txn_op(channel, "COMMIT", again.txns + rest.txns[:1])  # a, b, c: d is not committed yet
-    assert [m.op for m in sent] == ["OK"]
-    txn_op(channel, "COMMIT", rest.txns[1:2])
-    assert [(m.op, m.fields.get("seq"), m.fields.get("stored")) for m in sent] == [
+    txn_op(channel, messages.Commit, again.txns + rest.txns[:1])  # a, b, c; not d
+    assert [m.OP.name for m in sent] == ["OK"]
+    txn_op(channel, messages.Commit, rest.txns[1:2])
+    assert [(m.OP.name, getattr(m, "seq", None), getattr(m, "stored", None)) for m in sent] == [
         ("OK", None, None), ("PUT_OK", 1, 2), ("OK", None, None)]
 
 
@@ -107,7 +110,7 @@ def test_a_plain_put_is_answered_when_stored(channel: MemoryChannel,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     sent = replies(channel, monkeypatch)
     put(channel, 1, [b"a"])
-    assert [(m.op, m["stored"]) for m in sent] == [("PUT_OK", 1)]
+    assert [(m.OP.name, m.stored) for m in sent] == [("PUT_OK", 1)]
 
 
 def test_a_delivered_put_sent_again_is_answered_once_delivered(
@@ -118,8 +121,8 @@ def test_a_delivered_put_sent_again_is_answered_once_delivered(
     assert sent == [] and channel.store.held == 1
     batch_of = take(channel, monkeypatch, max_n=10, count=1)
     sent = replies(channel, monkeypatch)
-    txn_op(channel, "COMMIT", batch_of.txns)
-    assert [m.op for m in sent] == ["PUT_OK", "OK"]
+    txn_op(channel, messages.Commit, batch_of.txns)
+    assert [m.OP.name for m in sent] == ["PUT_OK", "OK"]
 
 
 def test_a_delivered_put_that_does_not_fit_is_answered_full_with_none_stored(
@@ -129,9 +132,9 @@ def test_a_delivered_put_that_does_not_fit_is_answered_full_with_none_stored(
     put(channel, 1, [b"a", b"b"], [b"c"], delivered=True)  # the first fits, the second not
     sent = replies(channel, monkeypatch)
     channel._expire_waiting()
-    assert [(m.op, m["stored"]) for m in sent] == [("FULL", 0)]
+    assert [(m.OP.name, m.stored) for m in sent] == [("FULL", 0)]
     assert channel.store.held == 2  # kept, and delivered later: a duplicate of the resend
     batch_of = take(channel, monkeypatch, max_n=10, count=1)
     sent = replies(channel, monkeypatch)
-    txn_op(channel, "COMMIT", batch_of.txns)
-    assert [m.op for m in sent] == ["OK"]  # nobody waits for that PUT any more
+    txn_op(channel, messages.Commit, batch_of.txns)
+    assert [m.OP.name for m in sent] == ["OK"]  # nobody waits for that PUT any more

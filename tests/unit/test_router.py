@@ -56,33 +56,37 @@ class Harness:
         self.txn = 0
 
     def pong(self, sink: str, healthy: bool = True) -> None:
-        self.router._on_pong(sink, messages.unpack(messages.pack(
-            "PONG", SINK_INC[sink], rid=1, state="IDLE", elapsed_ms=0, healthy=healthy, why="")))
+        pong = messages.parse(messages.Pong(
+            state=messages.PeerState.IDLE, elapsed_ms=0, healthy=healthy, why="", rid=1
+        ).frames(SINK_INC[sink]))
+        assert isinstance(pong, messages.Pong)
+        self.router._on_pong(sink, pong)
 
     def batch(self, events: int = 10) -> tuple[bytes, int]:
         """The channel hands over one transaction of `events` events; its txn."""
         self.txn += 1
         txn = (CHAN, self.txn)
         blob = batch.encode([b"%d" % n for n in range(events)])
-        msg = messages.unpack(messages.pack("BATCH", CHAN, [blob], rid=1, txns=[txn], ns=[events],
-                                            parts=[1], unknown=[]))
+        msg = messages.parse(messages.Batch(txns=[txn], ns=[events], parts=[1], unknown=[],
+                                            rid=1, blobs=[blob]).frames(CHAN))
         self.router.takes += 1
         self.router._on_channel(msg, Pending(1, [], 1.0, 0.0, "TAKE"))
         return txn
 
-    def delivered_to(self, sink: str) -> list[messages.Message]:
+    def delivered_to(self, sink: str) -> list[messages.Deliver]:
         """The DELIVER messages waiting at `sink`'s socket."""
         out = []
         while self.deliveries[sink].poll(50):
-            out.append(messages.unpack(self.deliveries[sink].recv_multipart()))
+            msg = messages.parse(self.deliveries[sink].recv_multipart())
+            assert isinstance(msg, messages.Deliver)
+            out.append(msg)
         return out
 
-    def result(self, deliver: messages.Message, ok: bool, reason: str = "") -> None:
-        n = len(deliver["ns"])
-        self.router._result(messages.unpack(messages.pack(
-            "RESULT", SINK_INC["k1"], fid=deliver["fid"], attempt=deliver["attempt"],
-            router=self.router.inc, done=[ok] * n, reason=reason, liveness=not ok,
-            malformed=[False] * n)))
+    def result(self, deliver: messages.Deliver, ok: bool, reason: str = "") -> None:
+        n = len(deliver.ns)
+        self.router._result(messages.parse(messages.Result(
+            fid=deliver.fid, attempt=deliver.attempt, router=self.router.inc, done=[ok] * n,
+            reason=reason, liveness=not ok, malformed=[False] * n).frames(SINK_INC["k1"])))
 
     def close(self) -> None:
         for pull in self.deliveries.values():
@@ -111,7 +115,7 @@ def test_a_failed_batch_goes_to_the_next_sink_and_its_stale_result_is_ignored(
     [first] = harness.delivered_to("k1")
     harness.result(first, ok=False, reason="collector down")
     [again] = harness.delivered_to("k2")
-    assert (again["fid"], again["attempt"]) != (first["fid"], first["attempt"])
+    assert (again.fid, again.attempt) != (first.fid, first.attempt)
     harness.result(first, ok=True)  # k1's late answer for the flight it already failed
     assert harness.router.counters["BatchDeliveredCount"] == 0
     harness.result(again, ok=True)
@@ -149,7 +153,7 @@ def test_a_flight_without_a_result_in_time_is_re_routed(harness: Harness, clock:
     clock.t += harness.router.links["k1"].timeout_s + 1
     harness.router._tick()
     [again] = harness.delivered_to("k2")
-    assert again["ns"] == first["ns"]
+    assert again.ns == first.ns
 
 
 def received(sock: zmq.Socket) -> list[list[bytes]]:
@@ -166,21 +170,22 @@ def test_an_unanswered_request_is_resent_on_a_fresh_socket_and_answered_once(
     over a new connection when its deadline passes; its answer is handled once."""
     channel = harness.router.ctx.socket(zmq.ROUTER)
     channel.bind(harness.router.endpoint("c", "chan"))
-    harness.router.chan.request("ROLLBACK", 1.0, txns=[(CHAN, 99)])
+    harness.router.chan.request(messages.Rollback(txns=[(CHAN, 99)]), 1.0)
     first = received(channel)
     clock.t += 10.0  # past every deadline
     harness.router.chan._check_deadlines()
     again = received(channel)
     assert {frames[0] for frames in again} != {frames[0] for frames in first}  # a new peer
     assert [frames[2:] for frames in again] == [frames[2:] for frames in first]  # same requests
-    rollback = messages.unpack(again[-1][2:])
-    assert rollback.op == "ROLLBACK"
-    answer = messages.pack("OK", CHAN, rid=rollback["rid"], unknown=[])
-    replies: list[str] = []
-    harness.router.chan.on_reply = lambda msg, pending: replies.append(msg.op)
+    rollback = messages.parse(again[-1][2:])
+    assert isinstance(rollback, messages.Rollback)
+    answer = messages.Ok(unknown=[], rid=rollback.rid).frames(CHAN)
+    replies: list[messages.Message] = []
+    harness.router.chan.on_reply = lambda msg, pending: replies.append(msg)
     for _ in range(2):
         harness.router.chan._dispatch([b"", *answer])
-    assert replies == ["OK"] and rollback["rid"] not in harness.router.chan.pending
+    assert [type(m) for m in replies] == [messages.Ok]
+    assert rollback.rid not in harness.router.chan.pending
     channel.close(linger=0)
 
 
@@ -203,7 +208,7 @@ def test_transactions_the_channel_no_longer_knows_are_reported(
         harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
     """A COMMIT answered with `unknown` transactions (their leases expired: the channel gave
     them out again) is said in the log, since those events will arrive twice."""
-    ok = messages.unpack(messages.pack("OK", CHAN, rid=7, unknown=[(CHAN, 1), (CHAN, 2)]))
+    ok = messages.parse(messages.Ok(unknown=[(CHAN, 1), (CHAN, 2)], rid=7).frames(CHAN))
     harness.router._on_channel(ok, Pending(7, [], 1.0, 0.0, None))
     assert "no longer knew 2 transaction(s)" in caplog.text
 
@@ -219,6 +224,7 @@ def test_flights_in_the_air_have_their_leases_renewed(harness: Harness) -> None:
     harness.result(flights[1], ok=True)
     received(channel)  # what the pongs and the result asked for (TAKE, COMMIT)
     harness.router._renew()
-    sent = [messages.unpack(frames[2:]) for frames in received(channel)]
-    assert [m.txns for m in sent if m.op == "RENEW"] == [[in_air]] and done != in_air
+    sent = [messages.parse(frames[2:]) for frames in received(channel)]
+    assert [m.txns for m in sent if isinstance(m, messages.Renew)] == [(in_air,)]
+    assert done != in_air
     channel.close(linger=0)
