@@ -10,7 +10,7 @@ PEER = [b"peer-1", b""]
 
 class Burst:
     """Hands out queued requests as from one peer, frame by frame, then zmq.Again, as a
-    drained socket does."""
+    drained socket does; ZMQ_EVENTS says whether a request is left."""
 
     def __init__(self, requests: list[list[Any]]) -> None:
         self.requests = [[*PEER, *frames] for frames in requests]
@@ -24,5 +24,7 @@ class Burst:
         return self.frames.pop(0)
 
     def get(self, option: int) -> int:
+        if option == zmq.EVENTS:
+            return int(zmq.POLLIN) if self.requests else 0
         assert option == zmq.RCVMORE
         return int(bool(self.frames))
