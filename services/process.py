@@ -59,12 +59,23 @@ def send_frames(sock: zmq.Socket, frames: list[Any], flags: int = 0) -> None:
         sock.send(frame, flags | SNDMORE if i < last else flags)
 
 
-def recv_frames(sock: zmq.Socket, flags: int = 0) -> list[Any]:
-    """`sock.recv_multipart(flags)`, likewise with plain ints."""
-    frames = [sock.recv(flags)]
+def recv_frames(sock: zmq.Socket, flags: int = 0, first_blob: int = 1 << 30) -> list[Any]:
+    """`sock.recv_multipart(flags)`, likewise with plain ints. Frames from index `first_blob`
+    on (a message's blob frame, after the envelope and header) come as memoryviews of
+    ZeroMQ's own buffer instead of copies: copying a 1 MB frame into bytes cost 170 us, a
+    view 12 us (a small frame is cheaper copied, so the envelope and header are)."""
+    frames: list[Any] = [sock.recv(flags)]
     while sock.get(RCVMORE):
-        frames.append(sock.recv(flags))
+        if len(frames) >= first_blob:
+            frames.append(sock.recv(flags, copy=False).buffer)
+        else:
+            frames.append(sock.recv(flags))
     return frames
+
+
+# Where a message's blob frame is, by socket type: after the header and the envelope a ROUTER
+# (identity, delimiter) or DEALER (delimiter) adds.
+_FIRST_BLOB = {int(zmq.ROUTER): 3, int(zmq.DEALER): 2}
 
 
 def waiting_messages(sock: zmq.Socket, limit: int = READ_BURST) -> Iterator[list[Any]]:
@@ -72,12 +83,13 @@ def waiting_messages(sock: zmq.Socket, limit: int = READ_BURST) -> Iterator[list
     a burst per wake-up and answers it together (one flush, one COMMIT for all of it). Asks
     ZMQ_EVENTS before each further read: a read that finds nothing raises zmq.Again, which
     cost twice as much, once per socket per wake-up."""
+    first_blob = _FIRST_BLOB.get(int(sock.type), 1)
     for _ in range(limit):
         try:
-            yield recv_frames(sock, NOBLOCK)
+            yield recv_frames(sock, NOBLOCK, first_blob)
         except zmq.Again:
             return
-        if not sock.get(EVENTS) & POLLIN:
+        if not int(sock.get(EVENTS)) & POLLIN:
             return
 
 

@@ -16,12 +16,15 @@ class Burst:
         self.requests = [[*PEER, *frames] for frames in requests]
         self.frames: list[Any] = []  # what is left of the message being read
 
-    def recv(self, flags: int = 0) -> Any:
+    type = zmq.ROUTER
+
+    def recv(self, flags: int = 0, copy: bool = True) -> Any:
         if not self.frames:
             if not self.requests:
                 raise zmq.Again()
             self.frames = self.requests.pop(0)
-        return self.frames.pop(0)
+        frame = self.frames.pop(0)
+        return frame if copy else zmq.Frame(frame)
 
     def get(self, option: int) -> int:
         if option == zmq.EVENTS:
