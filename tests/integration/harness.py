@@ -19,9 +19,15 @@ from typing import IO, Callable, Iterable
 import pytest
 
 BIN = Path(sys.executable).parent
-# The agents run this tree's code even when the venv's editable install points at another
-# checkout (a worktree sharing a venv): PYTHONPATH comes before the editable finder.
+# Every zflume the tests start runs this tree's code even when the venv's editable install
+# points at another checkout (a worktree sharing a venv): PYTHONPATH comes before the editable
+# finder. Set for the whole test process, so `zflume status`, `zflume render` and a test's own
+# supervisord get it too, not only Agent: a status client of the other checkout may not speak
+# this tree's protocol.
 TREE = Path(__file__).resolve().parents[2]
+if os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] != str(TREE):
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(TREE), os.environ.get("PYTHONPATH", "")]))
 NUMBERS = Path(__file__).with_name("numbers.py")
 
 # What the teardown check reads (`Agent.surprises`): supervisord's record of a program that
@@ -110,9 +116,7 @@ class Agent:
         self.proc = subprocess.Popen(
             [str(BIN / "zflume"), "agent", "-f", str(self.conf), "-n", self.name,
              "--run-dir", str(self.run_dir), *self.args], cwd=self.workdir,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(
-                filter(None, [str(TREE), os.environ.get("PYTHONPATH", "")]))})
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.copier = threading.Thread(target=copy_output, args=(self.proc.stdout, self.log),
                                        daemon=True)
         self.copier.start()
