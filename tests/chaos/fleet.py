@@ -428,6 +428,7 @@ class Driver:
         if len(live) < len(target.components) and kind != "restart":
             return False
         fault = Fault(time.monotonic() - self.t0, target.label, kind)
+        target.programs.agent.expect_fault(*target.components)
         getattr(self, f"_{kind}")(target, live, fault)
         self.faults.append(fault)
         return True

@@ -106,11 +106,15 @@ class Agent:
         whole (its supervisord or every process at once) or provokes exits on purpose."""
         self.run().faults_allowed = why
 
-    def start(self, wait: bool = True) -> "Agent":
-        """Launch the agent; with `wait`, return once supervisord reports every program up."""
+    def begin_run(self) -> None:
+        """Note where this start's lines begin in both logs (a subclass's `start` calls it)."""
         if not self.runs or self.runs[-1].started:
             self.runs.append(Run())
         self.runs[-1].begin(size(self.run_dir / "supervisord.log"), size(self.log))
+
+    def start(self, wait: bool = True) -> "Agent":
+        """Launch the agent; with `wait`, return once supervisord reports every program up."""
+        self.begin_run()
         # Through a pipe: supervisord reopens /dev/stdout for each program, and on a plain file
         # those reopened descriptors would write over each other.
         self.proc = subprocess.Popen(
