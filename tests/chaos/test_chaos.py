@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from deploy.status import collect
-from tests.chaos.fleet import (ALL_FAULTS, BATCH, LONG, Driver, Figures, Fleet, GapWatch, Programs,
-                               Shape, failure_report, report, rng_for, settle)
+from tests.chaos.driver import Driver
+from tests.chaos.fleet import (ALL_FAULTS, BATCH, LONG, Figures, Fleet, GapWatch, Programs, Shape,
+                               failure_report, report, rng_for, settle)
 from tests.integration.harness import Agent, wait_for
 
 TOTAL = 200_000 if LONG else 20_000
