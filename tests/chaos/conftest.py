@@ -1,23 +1,20 @@
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Iterator
-
-import signal
-import subprocess
 
 import pytest
 
 from tests.chaos.fleet import FIGURES, WRITERS, base_seed
-from tests.integration.harness import Agent
+from tests.integration.harness import Agent, fail_on_surprises
 
 
 def stop_all(agents: list[Agent]) -> None:
     """SIGTERM every agent, then wait for each: side by side, as each takes a second or two to
     drain (a kill after 40 s)."""
     for agent in agents:
-        if agent.proc and agent.proc.poll() is None:
-            agent.proc.send_signal(signal.SIGTERM)
+        agent.terminate()
     for agent in agents:
         if agent.proc is None:
             continue
@@ -30,10 +27,12 @@ def stop_all(agents: list[Agent]) -> None:
 
 @pytest.fixture
 def agents(tmp_path: Path) -> Iterator[list[Agent]]:
-    """Agents a test starts; all stopped at the end whatever happened."""
+    """Agents a test starts; all stopped at the end whatever happened, then checked for
+    exits and tracebacks the test did not cause (harness.fail_on_surprises)."""
     started: list[Agent] = []
     yield started
     stop_all(started)
+    fail_on_surprises(started)
 
 
 @pytest.fixture(autouse=True)

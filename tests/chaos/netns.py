@@ -66,6 +66,7 @@ class NetnsAgent(Agent):
     def start(self, wait: bool = True) -> "NetnsAgent":
         # `ip netns exec` execs the command, so proc.pid is the agent itself and SIGTERM
         # reaches it as usual.
+        self.begin_run()
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 ["ip", "netns", "exec", self.ns, str(BIN / "zflume"), "agent", "-f",

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from deploy.status import collect
-from tests.chaos.fleet import (ALL_FAULTS, BATCH, LONG, Driver, Figures, Fleet, GapWatch, Programs,
-                               Shape, failure_report, report, rng_for, settle)
+from tests.chaos.driver import Driver
+from tests.chaos.fleet import (ALL_FAULTS, BATCH, LONG, Figures, Fleet, GapWatch, Programs, Shape,
+                               failure_report, report, rng_for, settle)
 from tests.integration.harness import Agent, wait_for
 
 TOTAL = 200_000 if LONG else 20_000
@@ -127,6 +128,7 @@ def test_killed_memory_channel_loses_exactly_what_it_held(tmp_path: Path,
     fleet.start()
     wait_for(lambda: fleet.tally.poll() > 4_000, 30, "4000 events delivered")
     pids = Programs(fleet.ax).pids()
+    fleet.ax.expect_fault("ch", "g", "k1", "k2")
     for sink in ("k1", "k2"):
         os.kill(pids[sink], signal.SIGSTOP)  # the channel keeps what the source still puts
     held, committed, delivered = wait_for(lambda: settled(fleet), 30, "the channel to settle")

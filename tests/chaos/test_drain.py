@@ -115,6 +115,7 @@ def test_sigterm_with_no_collector_reports_what_it_could_not_deliver(
     killed (a PUT that does not fit waits for room, holding the answer for the part stored)."""
     ax, c1, tally = start_full(tmp_path, agents, "file", STUCK_TOTAL)
     c1.start(wait=False)
+    c1.expect_fault("k")
     os.kill(first_pid(c1, "k"), signal.SIGSTOP)  # c1's channel fills up, then it answers FAILED
     wait_for(lambda: channel_size(c1) >= 20_000 - BATCH, 30, "the collector's channel to fill")
     kill_whole(c1)
@@ -147,6 +148,7 @@ def kill_whole(agent: Agent) -> None:
     agent command."""
     pids = list(Programs(agent).pids().values())
     supervisord = int((agent.run_dir / "supervisord.pid").read_text())
+    agent.allow_faults("killed whole: supervisord, every component and the agent command")
     for pid in [supervisord, *pids, agent.proc.pid]:
         os.kill(pid, signal.SIGKILL)
     agent.proc.wait(10)

@@ -5,13 +5,15 @@ from typing import Iterator
 
 import pytest
 
-from tests.integration.harness import Agent
+from tests.integration.harness import Agent, fail_on_surprises
 
 
 @pytest.fixture
 def agents(tmp_path: Path) -> Iterator[list[Agent]]:
-    """Agents a test starts; all stopped at the end whatever happened."""
+    """Agents a test starts; all stopped at the end whatever happened, then checked for
+    exits and tracebacks the test did not cause (harness.fail_on_surprises)."""
     started: list[Agent] = []
     yield started
     for agent in started:
         agent.stop()
+    fail_on_surprises(started)

@@ -3,21 +3,45 @@ supervisorctl and file-reading helpers the tests share."""
 from __future__ import annotations
 
 import collections
+import datetime
 import glob
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO, Callable, Iterable
+
+import pytest
 
 BIN = Path(sys.executable).parent
-# The agents run this tree's code even when the venv's editable install points at another
-# checkout (a worktree sharing a venv): PYTHONPATH comes before the editable finder.
+# Every zflume the tests start runs this tree's code even when the venv's editable install
+# points at another checkout (a worktree sharing a venv): PYTHONPATH comes before the editable
+# finder. Set for the whole test process, so `zflume status`, `zflume render` and a test's own
+# supervisord get it too, not only Agent: a status client of the other checkout may not speak
+# this tree's protocol.
 TREE = Path(__file__).resolve().parents[2]
+if os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] != str(TREE):
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(TREE), os.environ.get("PYTHONPATH", "")]))
 NUMBERS = Path(__file__).with_name("numbers.py")
+
+# What the teardown check reads (`Agent.surprises`): supervisord's record of a program that
+# ended by itself or by a signal it did not send ("stopped:" is a stop it was asked for), the
+# line starting one supervisord and the one saying it was asked to shut down.
+EXITED = re.compile(r"^(\S+ \S+) \S+ exited: (\S+) \((.*)\)$")
+SUPERVISORD_STARTED = " supervisord started with pid "
+SHUTDOWN = " indicating exit request"
+TRACEBACK = "Traceback (most recent call last)"
+RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
+# A component's records name it: `zflume.AGENT.KIND.NAME:` (services/process.py). A
+# `log.exception` writes its record and traceback at once: a traceback right after such a
+# record is that component's (one after an INFO line may be another process's, uncaught).
+LOGGER = re.compile(r"^\S+ \S+ (?:WARNING|ERROR|CRITICAL) zflume\.([^.\s]+)\.([^.\s]+)\.(\S+?): ")
 
 
 def copy_output(stream: IO[bytes], path: Path) -> None:
@@ -54,17 +78,49 @@ class Agent:
         self.conf.write_text(conf)
         self.log = workdir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        # Each start, for the teardown check (`surprises`), which fails a test on an exit or a
+        # traceback it did not cause: where the run's lines begin, and what the test caused.
+        self.runs: list[Run] = []
+
+    def program(self, component: str) -> str:
+        return f"{self.name}-{component}"
+
+    def run(self) -> "Run":
+        """The run faults are declared against: the last one started (or the first, to be)."""
+        if not self.runs:
+            self.runs.append(Run())
+        return self.runs[-1]
+
+    @property
+    def faulted(self) -> set[str]:
+        """Programs the test killed, froze, stopped or restarted in this run."""
+        return self.run().faulted
+
+    def expect_fault(self, *components: str) -> None:
+        """Declare components the test faults by itself (os.kill on their pids): their exits,
+        restarts and last words are then what it asked for."""
+        self.faulted.update(self.program(c) for c in components)
+
+    def allow_faults(self, why: str) -> None:
+        """Opt this run of the agent out of the teardown check, saying why: the test faults it
+        whole (its supervisord or every process at once) or provokes exits on purpose."""
+        self.run().faults_allowed = why
+
+    def begin_run(self) -> None:
+        """Note where this start's lines begin in both logs (a subclass's `start` calls it)."""
+        if not self.runs or self.runs[-1].started:
+            self.runs.append(Run())
+        self.runs[-1].begin(size(self.run_dir / "supervisord.log"), size(self.log))
 
     def start(self, wait: bool = True) -> "Agent":
         """Launch the agent; with `wait`, return once supervisord reports every program up."""
+        self.begin_run()
         # Through a pipe: supervisord reopens /dev/stdout for each program, and on a plain file
         # those reopened descriptors would write over each other.
         self.proc = subprocess.Popen(
             [str(BIN / "zflume"), "agent", "-f", str(self.conf), "-n", self.name,
              "--run-dir", str(self.run_dir), *self.args], cwd=self.workdir,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(
-                filter(None, [str(TREE), os.environ.get("PYTHONPATH", "")]))})
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.copier = threading.Thread(target=copy_output, args=(self.proc.stdout, self.log),
                                        daemon=True)
         self.copier.start()
@@ -73,6 +129,11 @@ class Agent:
         return self
 
     def ctl(self, *args: str) -> str:
+        """supervisorctl ARGS; the programs it stops, restarts or signals count as faulted."""
+        if args[:1] in (("stop",), ("restart",)):
+            self.faulted.update(args[1:])
+        elif args[:1] == ("signal",):
+            self.faulted.update(args[2:])
         result = subprocess.run(
             [str(BIN / "supervisorctl"), "-c", str(self.run_dir / "supervisord.conf"), *args],
             capture_output=True, text=True, timeout=30)
@@ -97,8 +158,9 @@ class Agent:
 
     def signal(self, component: str, sig: int) -> int:
         """Signal a component's process once supervisord reports its pid (never pid 0, which
-        would signal the test's own process group)."""
+        would signal the test's own process group); it counts as faulted."""
         pid = int(wait_for(lambda: self.pid(component), 30, f"{component} to have a pid"))
+        self.expect_fault(component)
         os.kill(pid, sig)
         return pid
 
@@ -109,9 +171,17 @@ class Agent:
             return pid if state == "RUNNING" and pid not in (0, old_pid) else 0
         return int(wait_for(new_pid, 30, f"{component} to be restarted"))
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
+        """SIGTERM the agent if it runs, noting when: its programs' exits from then on are its
+        stop (even one logged before supervisord says it got the signal)."""
+        if self.runs and self.runs[-1].started and not self.runs[-1].stop_asked:
+            self.runs[-1].stop_asked = time.time()
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.terminate()
             try:
                 self.proc.wait(timeout=40)
             except subprocess.TimeoutExpired:
@@ -119,6 +189,126 @@ class Agent:
                 self.proc.wait()
         if self.proc:
             self.copier.join(timeout=10)
+
+    def surprises(self) -> list[str]:
+        """Each program that exited under supervisord before the agent was asked to stop, and
+        each traceback in its log, that the test did not cause (none in a run it opted out)."""
+        runs = [run for run in self.runs if run.started]
+        logs = regions(self.log, [run.log_at for run in runs])
+        supervisord_logs = regions(self.run_dir / "supervisord.log",
+                                   [run.supervisord_at for run in runs])
+        found = []
+        for run, log, supervisord_log in zip(runs, logs, supervisord_logs, strict=True):
+            if run.faults_allowed:
+                continue
+            for program, line in unasked_exits(supervisord_log, run.stop_asked):
+                if not run.expected(program):
+                    found.append(f"agent {self.name}: {program} exited under supervisord, "
+                                 f"which the test did not cause:\n    {line}")
+            for program, block in tracebacks(log):
+                if not (program and run.expected(program)):
+                    shown = block if len(block) <= 12 else [*block[:8], "...", *block[-3:]]
+                    where = program or "a process it cannot name"
+                    found.append(f"agent {self.name}: a traceback from {where} in {self.log}:"
+                                 + "".join(f"\n    {line}" for line in shown))
+        return found
+
+
+@dataclass
+class Run:
+    """One `Agent.start`: where its lines begin in supervisord's log and in the agent's log
+    (-1: not started yet), when (time.time()) the harness asked it to stop, and the faults
+    the test declared."""
+
+    supervisord_at: int = -1
+    log_at: int = -1
+    stop_asked: float = 0.0
+    faulted: set[str] = field(default_factory=set)  # programs
+    faults_allowed: str = ""  # why the test opted the run out of the check, if it did
+
+    @property
+    def started(self) -> bool:
+        return self.supervisord_at >= 0
+
+    def begin(self, supervisord_at: int, log_at: int) -> None:
+        self.supervisord_at, self.log_at = supervisord_at, log_at
+
+    def expected(self, program: str) -> bool:
+        """Whether the test faulted `program` (a shared name's program is `NAME.KIND`)."""
+        return bool({program, "all"} & self.faulted) or any(
+            name.startswith(f"{program}.") for name in self.faulted)
+
+
+def size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def read_from(path: Path, offset: int, end: int | None = None) -> str:
+    if not path.exists():
+        return ""
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        data = handle.read() if end is None else handle.read(max(0, end - offset))
+    return data.decode(errors="replace")
+
+
+def regions(path: Path, offsets: list[int]) -> list[str]:
+    """The text of `path` from each offset to the next (the last to the end)."""
+    ends: list[int | None] = [*offsets[1:], None]
+    return [read_from(path, start, end) for start, end in zip(offsets, ends, strict=True)]
+
+
+def stamp(line: str) -> float:
+    """time.time() of a record (local time, as supervisord and the components write it)."""
+    return datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
+def unasked_exits(text: str, stop_asked: float) -> Iterable[tuple[str, str]]:
+    """(program, line) of each `exited:` record of one supervisord run (the first in `text`)
+    before its shutdown began: at SIGTERM, or when the harness asked (0: never)."""
+    started = False
+    for line in text.splitlines():
+        if SUPERVISORD_STARTED in line:
+            if started:
+                return  # the next run's: an agent of the same name started after this one
+            started = True
+        elif SHUTDOWN in line:
+            return
+        elif match := EXITED.match(line):
+            if stop_asked and stamp(line) >= stop_asked - 0.01:
+                return
+            yield match.group(2), line
+
+
+def tracebacks(text: str) -> Iterable[tuple[str, list[str]]]:
+    """(program or "", lines) of each traceback in an agent's log: its lines run to the next
+    record; the record just before it (a `log.exception`) names the component."""
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        if TRACEBACK not in lines[i]:
+            i += 1
+            continue
+        first = i if RECORD.match(lines[i]) else max(i - 1, 0)
+        header = lines[first] if RECORD.match(lines[first]) else ""
+        end = i + 1
+        while end < len(lines) and not RECORD.match(lines[end]):
+            end += 1
+        named = LOGGER.match(header)
+        yield (f"{named.group(1)}-{named.group(3)}" if named else "",
+               lines[first if header else i:end])
+        i = end
+
+
+def fail_on_surprises(agents: list[Agent]) -> None:
+    """Fail the test (at teardown, once every agent stopped) when a component it did not
+    fault exited under supervisord or logged a traceback: a restart that heals itself would
+    otherwise pass unseen."""
+    found = [line for agent in dict.fromkeys(agents) for line in agent.surprises()]
+    if found:
+        pytest.fail("a component the test did not fault exited or logged a traceback (a test "
+                    "declares its own faults with Agent.expect_fault / allow_faults):\n"
+                    + "\n".join(found), pytrace=False)
 
 
 def seq_source(total: int, batch: int) -> str:

@@ -23,7 +23,7 @@ import pytest
 from proto.avro import ClientConnection, Reply, Status
 from proto.avro.framing import FrameDecoder, encode_frame
 from tests.integration.fake_collector import FIXTURES
-from tests.integration.harness import BIN, Agent, duplicates, lines_in, wait_for
+from tests.integration.harness import BIN, Agent, duplicates, fail_on_surprises, lines_in, wait_for
 
 TOTAL = 20_000
 BATCH = 100
@@ -83,6 +83,7 @@ z.sinks.out.sink.batchSize = 1000
         yield agent, port
     finally:
         agent.stop()
+    fail_on_surprises([agent])
 
 
 def accepts(port: int) -> bool:

@@ -54,7 +54,7 @@ import pytest
 from proto.avro.framing import FrameDecoder
 from tests.integration.fake_collector import (FIXTURES, STEADY_BUFFERS, Frame, capture,
                                               encode_frame, split_frames)
-from tests.integration.harness import BIN, Agent, wait_for
+from tests.integration.harness import BIN, Agent, fail_on_surprises, wait_for
 from tests.paths import REPO
 
 DOC = (FIXTURES / "AvroSourceProtocol.json").read_bytes()
@@ -298,6 +298,7 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Agent,
             yield agent, ports
         finally:
             agent.stop()
+    fail_on_surprises([agent])
 
 
 def accepted_counts(agent: Agent, sources: dict[str, str]) -> dict[str, int]:
@@ -505,6 +506,7 @@ def forwarder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Pa
         for fake in fakes:
             fake.terminate()
             fake.wait(timeout=10)
+    fail_on_surprises([agent])
 
 
 @pytest.mark.parametrize("session", list(SINK_REPLAYS))

@@ -12,7 +12,8 @@ from typing import Iterator
 
 import pytest
 
-from tests.integration.harness import BIN, Agent, copy_output, free_ports, lines_in, wait_for
+from tests.integration.harness import (BIN, Agent, copy_output, fail_on_surprises, free_ports,
+                                       lines_in, wait_for)
 from tests.integration.test_sources import pids_matching, zflume_status
 
 FAILOVER = """
@@ -74,6 +75,7 @@ def failover_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
         yield agent.start()
     finally:
         agent.stop()
+    fail_on_surprises([agent])
 
 
 def descendants(pid: int) -> set[int]:
@@ -180,6 +182,7 @@ def test_kill_9_of_the_agent_command_still_stops_the_agent(
     agent = start(tmp_path, agents, tailing(marker))
     tree = agent_tree(agent, marker)
     assert agent.proc is not None
+    agent.allow_faults("kill -9 of its `zflume agent` command")
     agent.proc.kill()
     agent.proc.wait(timeout=10)
     wait_for(lambda: not any(map(alive, tree)), 40, "every process of the agent to end")

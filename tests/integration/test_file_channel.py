@@ -66,6 +66,7 @@ def channel_pid(agent: Agent, old_pid: int = 0) -> int:
 
 def kill_channel(agent: Agent, pid: int) -> None:
     """kill -9 the channel and wait for supervisord's new one."""
+    agent.expect_fault("ch")
     os.kill(pid, signal.SIGKILL)
     agent.restarted("ch", pid)
 
@@ -89,6 +90,7 @@ def test_channel_killed_repeatedly_mid_stream_loses_nothing(
     agent = Agent(tmp_path, "a", conf)
     agents.append(agent)
     agent.start(wait=False)
+    agent.expect_fault("ch")
     out, done, pid = tmp_path / "out", 0, 0
     for kill in range(1, kills + 1):
         pid = channel_pid(agent, pid)

@@ -84,4 +84,6 @@ c.sinks.k.channel = ch
         assert probe_as(other_user, [opened]) == {str(opened): "OPEN"}
     finally:
         agent.stop()
+        surprises = agent.surprises()
         shutil.rmtree(work, ignore_errors=True)
+    assert not surprises, surprises

@@ -15,6 +15,16 @@ TOTAL = 35_000
 RATE = 2_500
 
 
+def taildir_source(logs: Path, positions: Path) -> str:
+    """Source `s` of both tests' agents: TAILDIR on logs/app.log into channel `c`."""
+    return f"""a.sources.s.type = TAILDIR
+a.sources.s.channels = c
+a.sources.s.filegroups = f1
+a.sources.s.filegroups.f1 = {logs}/app\\\\.log
+a.sources.s.positionFile = {positions}
+a.sources.s.batchSize = 100"""
+
+
 def config(logs: Path, positions: Path, k1_batch: int = 100, third_sink: bool = False,
            capacity: int = 5000) -> str:
     sinks = "k1 k2 k3" if third_sink else "k1 k2"
@@ -22,12 +32,7 @@ def config(logs: Path, positions: Path, k1_batch: int = 100, third_sink: bool = 
 a.sources = s
 a.channels = c
 a.sinks = {sinks}
-a.sources.s.type = TAILDIR
-a.sources.s.channels = c
-a.sources.s.filegroups = f1
-a.sources.s.filegroups.f1 = {logs}/app\\\\.log
-a.sources.s.positionFile = {positions}
-a.sources.s.batchSize = 100
+{taildir_source(logs, positions)}
 a.sources.s.writePosInterval = 500
 a.channels.c.type = memory
 a.channels.c.capacity = {capacity}
@@ -116,12 +121,7 @@ def balanced_agent(logs: Path, positions: Path, ports: dict[str, int]) -> str:
 a.sources = s
 a.channels = c
 a.sinks = {sinks}
-a.sources.s.type = TAILDIR
-a.sources.s.channels = c
-a.sources.s.filegroups = f1
-a.sources.s.filegroups.f1 = {logs}/app\\\\.log
-a.sources.s.positionFile = {positions}
-a.sources.s.batchSize = 100
+{taildir_source(logs, positions)}
 a.channels.c.type = memory
 a.channels.c.capacity = 5000
 a.channels.c.transactionCapacity = 100

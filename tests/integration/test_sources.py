@@ -92,12 +92,15 @@ def test_a_channel_holding_one_batch_keeps_events_flowing(
         tmp_path: Path, agents: list[Agent]) -> None:
     """When the channel holds just one batch (Flume's defaults: capacity and
     transactionCapacity 100), 2000 events still pass within seconds, each once."""
-    start(tmp_path, agents, pipeline("a.sources.s.type = seq\na.sources.s.totalEvents = 2000\n"
-                                     "a.sources.s.batchSize = 100", capacity=100))
+    agent = start(tmp_path, agents, pipeline("a.sources.s.type = seq\n"
+                                             "a.sources.s.totalEvents = 2000\n"
+                                             "a.sources.s.batchSize = 100", capacity=100))
     try:
         assert sorted(all_lines(tmp_path, "k", 2000, timeout=5)) == list(range(2000))
     finally:
-        kill_everything(tmp_path)  # a stalled agent would take its whole stop budget to drain
+        agent.allow_faults("kill -9 of every process: a stalled agent would take its whole "
+                           "stop budget to drain")
+        kill_everything(tmp_path)
 
 
 def exec_source(command: str) -> str:

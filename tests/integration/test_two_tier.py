@@ -112,6 +112,7 @@ def test_failover_when_the_whole_collector_freezes(tmp_path: Path, agents: list[
     wait_for(lambda: len(outputs(tmp_path)[0]) > 3000, 30, "collector 1 to receive")
     pids = [c1.pid(name) for name in ("s", "ch", "k-router", "k")]  # fetched once, then
     assert all(pids)
+    c1.expect_fault("s", "ch", "k-router", "k")
     for pid in pids:  # one loop, so the whole collector freezes at one moment
         os.kill(pid, signal.SIGSTOP)
     frozen = time.monotonic()
@@ -135,6 +136,7 @@ def test_killing_a_whole_collector_loses_exactly_what_its_channel_held(
     c1.signal("k", signal.SIGSTOP)  # its channel fills up and stops changing
     held = wait_for(lambda: _stable_size(collect, c1), 30, "collector 1's channel to fill")
     pids = [c1.pid(name) for name in ("s", "ch", "k-router", "k")]
+    c1.allow_faults("killed whole: its agent command, then every process")
     os.kill(c1.proc.pid, signal.SIGKILL)
     for pid in pids:
         os.kill(pid, signal.SIGKILL)

@@ -34,7 +34,8 @@ from pathlib import Path
 from tempfile import mkdtemp
 
 from bench.two_tier import zflume_processes
-from tests.chaos.fleet import ALL_FAULTS, Driver, Fleet, Shape
+from tests.chaos.driver import Driver
+from tests.chaos.fleet import ALL_FAULTS, Fleet, Shape
 
 RSS_GROWTH_KIB_PER_MIN = 512.0
 FD_GROWTH_PER_MIN = 0.5
