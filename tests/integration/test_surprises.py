@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.integration.harness import Agent, stamp, tracebacks, unasked_exits
+from tests.integration.harness import Agent
+from tests.integration.surprises import stamp, tracebacks, unasked_exits
 
 SUPERVISORD = """\
 2026-12-03 10:35:16,518 INFO supervisord started with pid 849
