@@ -36,6 +36,7 @@ from services.parent import orphaned, signal_on_parent_death
 WATCHDOG_S = 10.0
 STOP_BUDGET_S = 25.0
 ORPHAN_STOP_S = 1.5
+PARENT_CHECK_S = 0.5  # how often a component checks that supervisord is still its parent
 MAX_POLL_S = 0.1
 # Plain ints: pyzmq's flags are an IntFlag, whose `&` runs Python code on every poll event.
 WRITABLE = int(zmq.POLLOUT)
@@ -210,7 +211,7 @@ class Process:
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
         self._parent = signal_on_parent_death(signal.SIGTERM)
-        self.every(0.5, self._check_parent)
+        self.every(PARENT_CHECK_S, self._check_parent)
         threading.Thread(target=self._watchdog, name="watchdog", daemon=True).start()
         self.log.info("started (incarnation %s)", self.inc.hex())
         try:

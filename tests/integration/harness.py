@@ -15,6 +15,9 @@ from typing import IO, Callable
 
 import pytest
 
+from services.config.schema import processor_defaults
+from services.process import ORPHAN_STOP_S, PARENT_CHECK_S
+from services.sinks.avro import PROBE_INTERVAL_S, PROBE_TIMEOUT_S
 from tests.integration.surprises import Run, regions, size, tracebacks, unasked_exits
 
 BIN = Path(sys.executable).parent
@@ -28,6 +31,39 @@ if os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] != str(TREE):
     os.environ["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(TREE), os.environ.get("PYTHONPATH", "")]))
 NUMBERS = Path(__file__).with_name("numbers.py")
+
+# The suite's time limits: each is what the config's defaults allow plus one margin for a busy
+# 2-core machine, all times one factor (ZFLUME_TIME_SCALE, default 1) that a slower machine
+# raises once instead of each test carrying its own slack.
+TIME_SCALE = float(os.environ.get("ZFLUME_TIME_SCALE", "1"))
+MARGIN_S = 2.0
+
+
+def time_limit(seconds: float) -> float:
+    """A limit of `seconds` on this machine (times ZFLUME_TIME_SCALE)."""
+    return seconds * TIME_SCALE
+
+
+def frozen_sink_limit_s(processor: str = "failover") -> float:
+    """How soon a router moves traffic off a frozen sink: the heartbeats it waits out
+    (heartbeat.interval x heartbeat.liveness), plus the margin."""
+    params = processor_defaults(processor)
+    return time_limit(params["heartbeat.interval"] * params["heartbeat.liveness"] / 1000
+                      + MARGIN_S)
+
+
+def frozen_collector_limit_s(processor: str = "failover") -> float:
+    """How soon a router moves traffic off a sink whose collector froze: the avro sink's
+    probe (one interval, then its timeout) says unhealthy at the next heartbeat, plus the
+    margin."""
+    beat_s = processor_defaults(processor)["heartbeat.interval"] / 1000
+    return time_limit(PROBE_INTERVAL_S + PROBE_TIMEOUT_S + beat_s + MARGIN_S)
+
+
+def orphan_limit_s() -> float:
+    """How long a component outlives a killed supervisord: its parent check's interval, then
+    ORPHAN_STOP_S to stop, plus the margin."""
+    return time_limit(PARENT_CHECK_S + ORPHAN_STOP_S + MARGIN_S)
 
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import Agent, duplicates, lines_in, numbers_command, wait_for
+from tests.integration.harness import (Agent, duplicates, frozen_sink_limit_s, lines_in,
+                                       numbers_command, time_limit, wait_for)
 
 TOTAL = 20_000
 RATE = 2_000  # lines per second: the run lasts ~10 s, long enough to fault it in the middle
@@ -83,8 +84,10 @@ def test_failover_survives_kill_9_of_the_preferred_sink(tmp_path: Path, agents: 
     restarted_at = time.monotonic()
     # A new k1 process writes a new file: its first line shows traffic came back.
     wait_for(lambda: any(p.stat().st_size for p in sorted((tmp_path / "out/k1").iterdir())
-                         [files_before:]), 5, "the restarted k1 to receive again")
-    assert time.monotonic() - restarted_at < 4.0
+                         [files_before:]), 10, "the restarted k1 to receive again")
+    # Back once its failure penalty (1 s for a first failure) is over and it answered a
+    # heartbeat: the 4 s it was given before limits were derived, times the machine's factor.
+    assert time.monotonic() - restarted_at < time_limit(4.0)
     check_failover(tmp_path, agent, *all_delivered(tmp_path))
 
 
@@ -95,8 +98,8 @@ def test_failover_survives_sigstop_of_the_preferred_sink(tmp_path: Path, agents:
     wait_for(lambda: len(lines_in(tmp_path / "out/k1")) > 3000, 30, "k1 to receive")
     agent.signal("k1", signal.SIGSTOP)
     stopped_at = time.monotonic()
-    wait_for(lambda: lines_in(tmp_path / "out/k2"), 5, "k2 to take over")
-    assert time.monotonic() - stopped_at < 3.0
+    wait_for(lambda: lines_in(tmp_path / "out/k2"), 10, "k2 to take over")
+    assert time.monotonic() - stopped_at < frozen_sink_limit_s()
     time.sleep(1.0)
     k1_before = len(lines_in(tmp_path / "out/k1"))
     agent.signal("k1", signal.SIGCONT)
@@ -146,7 +149,7 @@ def test_restarting_a_busy_sink_is_quick_and_loses_nothing(
     agent.ctl("restart", "a-k1")
     took = time.monotonic() - started
     agent.restarted("k1", old_pid)  # the restart did happen: a new process
-    assert took < 8.0, f"the restart took {took:.1f} s"
+    assert took < time_limit(8.0), f"the restart took {took:.1f} s"  # not the 25 s stop budget
     k1, k2 = all_delivered(tmp_path)
     assert set(k1) | set(k2) == set(range(TOTAL))
     assert duplicates(k1, k2) <= TXN_CAPACITY

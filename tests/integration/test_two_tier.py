@@ -6,8 +6,9 @@ import signal
 import time
 from pathlib import Path
 
-from tests.integration.harness import (Agent, collector_conf, duplicates, free_ports, lines_in,
-                                       numbers_command, port_open, wait_for)
+from tests.integration.harness import (Agent, collector_conf, duplicates, free_ports,
+                                       frozen_collector_limit_s, lines_in, numbers_command,
+                                       port_open, time_limit, wait_for)
 
 TOTAL = 20_000
 RATE = 2_000
@@ -101,7 +102,7 @@ def test_failover_when_collector_processes_are_killed(tmp_path: Path, agents: li
     wait_for(lambda: port_open(base), 30, "collector 1's port")
     reopened, count = time.monotonic(), len(outputs(tmp_path)[0])
     wait_for(lambda: len(outputs(tmp_path)[0]) > count + TXN, 10, "traffic back at collector 1")
-    assert time.monotonic() - reopened < 2.5
+    assert time.monotonic() - reopened < time_limit(2.5)  # a penalty of 1 s, then a heartbeat
     assert_failed_over_cleanly(*everything(tmp_path), refilled=COLLECTOR_CAPACITY)
 
 
@@ -116,8 +117,8 @@ def test_failover_when_the_whole_collector_freezes(tmp_path: Path, agents: list[
     for pid in pids:  # one loop, so the whole collector freezes at one moment
         os.kill(pid, signal.SIGSTOP)
     frozen = time.monotonic()
-    wait_for(lambda: outputs(tmp_path)[1], 5, "collector 2 to take over")
-    assert time.monotonic() - frozen < 3.0
+    wait_for(lambda: outputs(tmp_path)[1], 10, "collector 2 to take over")
+    assert time.monotonic() - frozen < frozen_collector_limit_s()
     time.sleep(1.0)
     for pid in pids:
         os.kill(pid, signal.SIGCONT)
