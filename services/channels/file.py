@@ -110,6 +110,7 @@ class FileChannel(MemoryChannel):
 
     def close(self) -> None:
         self._flush()
+        self._answer_waiting_takes()
         if self.checkpoint_on_close:
             self._checkpoint()
         self.store.close()

@@ -29,6 +29,7 @@ from services.config.model import AgentConfig
 from services.process import Process, send_frames, waiting_messages
 
 TAKERS_GONE_S = 2.0  # on stop: nobody has taken for this long, so nobody will
+LINGER_AT_CLOSE_MS = 500  # the last replies' time to leave
 # A BATCH takes no further transaction once it holds this many bytes (so that a flight of large
 # events stays a few ms of copying at each hop: a router asks for up to 10,000 events) or
 # MAX_CHUNKS blobs.
@@ -264,10 +265,20 @@ class MemoryChannel(Process):
             self._durable(waiting.envelope, messages.Full(
                 rid=msg.rid, seq=msg.seq, stored=at, reason=reason).frames(self.inc))
         while self.takes and self.takes[0].deadline <= now:
-            taking = self.takes.popleft()
-            self._send(taking.envelope, messages.Empty(
-                rid=taking.msg.rid, unknown=taking.unknown).frames(self.inc))
+            self._answer_empty(self.takes.popleft())
         self._flush()
+
+    def _answer_waiting_takes(self) -> None:
+        """At the end of a stop: EMPTY for every TAKE still waiting, so that a router stopping
+        too knows the channel is done instead of waiting out its request's deadline (2 s past
+        keep-alive). The socket lingers until they are sent."""
+        while self.takes:
+            self._answer_empty(self.takes.popleft())
+        self.sock.close(linger=LINGER_AT_CLOSE_MS)
+
+    def _answer_empty(self, taking: WaitingTake) -> None:
+        self._send(taking.envelope, messages.Empty(
+            rid=taking.msg.rid, unknown=taking.unknown).frames(self.inc))
 
     def _expire_leases(self) -> None:
         returned = self.store.expire()
@@ -294,6 +305,7 @@ class MemoryChannel(Process):
 
     def close(self) -> None:
         """Say how many events the stop leaves undelivered, 0 included: nothing goes silently."""
+        self._answer_waiting_takes()
         if self.store.held:
             self.log.error("stopping with %d events undelivered: a memory channel's contents "
                            "die with it", self.store.held)

@@ -1,28 +1,12 @@
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from tests.chaos.fleet import FIGURES, WRITERS, base_seed
-from tests.integration.harness import Agent, fail_on_surprises
-
-
-def stop_all(agents: list[Agent]) -> None:
-    """SIGTERM every agent, then wait for each: side by side, as each takes a second or two to
-    drain (a kill after 40 s)."""
-    for agent in agents:
-        agent.terminate()
-    for agent in agents:
-        if agent.proc is None:
-            continue
-        try:
-            agent.proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            agent.proc.kill()
-            agent.proc.wait()
+from tests.integration.harness import Agent, fail_on_surprises, stop_all
 
 
 @pytest.fixture

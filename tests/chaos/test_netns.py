@@ -15,11 +15,10 @@ from typing import Iterator
 
 import pytest
 
-from tests.chaos.conftest import stop_all
 from tests.chaos.fleet import (LONG, Figures, GapWatch, Shape, Tally, agent_conf, collector_conf,
                                report, settle, start_all, start_writer)
 from tests.chaos.netns import Namespaces, NetnsAgent, NetnsUnavailable
-from tests.integration.harness import Agent, wait_for
+from tests.integration.harness import Agent, stop_all, wait_for
 
 TOTAL = 100_000 if LONG else 12_000
 RATE = 2_000

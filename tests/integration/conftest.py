@@ -5,7 +5,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.integration.harness import Agent, fail_on_surprises
+from tests.integration.harness import Agent, fail_on_surprises, stop_all
 
 
 @pytest.fixture
@@ -14,6 +14,5 @@ def agents(tmp_path: Path) -> Iterator[list[Agent]]:
     exits and tracebacks the test did not cause (harness.fail_on_surprises)."""
     started: list[Agent] = []
     yield started
-    for agent in started:
-        agent.stop()
+    stop_all(started)
     fail_on_surprises(started)
