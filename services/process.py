@@ -14,6 +14,7 @@ to heartbeat sinks) and STATS (Flume-named counters, used by `zflume status`).
 """
 from __future__ import annotations
 
+import gc
 import heapq
 import itertools
 import logging
@@ -37,6 +38,7 @@ WATCHDOG_S = 10.0
 STOP_BUDGET_S = 25.0
 ORPHAN_STOP_S = 1.5
 PARENT_CHECK_S = 0.5  # how often a component checks that supervisord is still its parent
+GC_THRESHOLDS = (50_000, 20, 100)  # gc.set_threshold: see Process.run
 MAX_POLL_S = 0.1
 # Plain ints: pyzmq's flags are an IntFlag, whose `&` runs Python code on every poll event.
 WRITABLE = int(zmq.POLLOUT)
@@ -213,6 +215,13 @@ class Process:
         self._parent = signal_on_parent_death(signal.SIGTERM)
         self.every(PARENT_CHECK_S, self._check_parent)
         threading.Thread(target=self._watchdog, name="watchdog", daemon=True).start()
+        # What start-up built (modules, config, sockets) lives as long as the process: frozen,
+        # the collector never walks it again. And a young-generation collection every 50,000
+        # allocations rather than 700: a batch allocates thousands of short-lived objects, and
+        # collecting them that often cost 4-10% of the CPU at Flume's default batch sizes.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
         self.log.info("started (incarnation %s)", self.inc.hex())
         try:
             while not self._finished():
