@@ -101,6 +101,7 @@ class Agent:
         self.conf.write_text(conf)
         self.log = workdir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.copier: threading.Thread | None = None  # copies a piped output to `log`
         # Each start, for the teardown check (`surprises`), which fails a test on an exit or a
         # traceback it did not cause: where the run's lines begin, and what the test caused.
         self.runs: list[Run] = []
@@ -215,7 +216,8 @@ class Agent:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        self.copier.join(timeout=10)
+        if self.copier is not None:
+            self.copier.join(timeout=10)
 
     def surprises(self) -> list[str]:
         """Each program that exited under supervisord before the agent was asked to stop, and

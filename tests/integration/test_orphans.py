@@ -72,6 +72,7 @@ def test_components_die_with_a_killed_supervisord_and_the_agent_restarts_cleanly
     took = time.monotonic() - killed
     print(f"\nsupervisord killed: its {len(components)} components gone after {took:.2f} s")
     assert code == 1
+    assert collector.copier is not None
     collector.copier.join(timeout=5)
     log = collector.log.read_text()
     assert "was killed by signal 9 (SIGKILL)" in log
