@@ -116,6 +116,14 @@ class Pending:
         return chunk
 
 
+
+def signal_group(pgid: int, sig: int) -> None:
+    """Signal the process group of a command started with process_group=0, if any is left."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+
 class ExecSource(SourceProcess):
     def __init__(self, agent: AgentConfig, name: str, run_dir: str) -> None:
         super().__init__(agent, name, run_dir)
@@ -135,9 +143,13 @@ class ExecSource(SourceProcess):
         if self.stopping:
             return
         try:
+            # Its own process group, so a stop reaches every member of a shell pipeline
+            # (`tail -F f | cat`), not only the shell: the source may be told to stop before
+            # supervisord signals the program's group, or by a direct SIGTERM.
             self.child = subprocess.Popen(
                 self.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, preexec_fn=parent_death_signal(signal.SIGKILL))
+                stderr=subprocess.PIPE, preexec_fn=parent_death_signal(signal.SIGKILL),
+                process_group=0)
         except OSError as exc:
             self.log.error("cannot run %s: %s", shlex.join(self.args), exc)
             self._restart_later()
@@ -185,12 +197,13 @@ class ExecSource(SourceProcess):
         try:
             child.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
-            child.terminate()
+            signal_group(child.pid, signal.SIGTERM)
             try:
                 child.wait(timeout=REAP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                child.kill()
+                signal_group(child.pid, signal.SIGKILL)
                 child.wait(timeout=REAP_TIMEOUT_S)
+        signal_group(child.pid, signal.SIGKILL)  # members the command left behind
         return child.returncode
 
     # -- reading ----------------------------------------------------------------------------

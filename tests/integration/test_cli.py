@@ -13,7 +13,7 @@ from typing import Iterator
 import pytest
 
 from tests.integration.harness import (BIN, Agent, copy_output, fail_on_surprises, free_ports,
-                                       lines_in, wait_for)
+                                       lines_in, time_limit, wait_for)
 from tests.integration.test_sources import pids_matching, zflume_status
 
 FAILOVER = """
@@ -172,6 +172,20 @@ def test_sigterm_stops_every_process_exec_children_included(
     agent.proc.send_signal(signal.SIGTERM)
     assert agent.proc.wait(timeout=40) == 0
     wait_for(lambda: not any(map(alive, tree)), 5, "every process of the agent to end")
+
+
+def test_an_exec_source_stopping_by_itself_ends_every_member_of_its_pipeline(
+        tmp_path: Path, agents: list[Agent]) -> None:
+    """When an exec source gets SIGTERM itself (as `zflume agent` sends it, possibly before
+    supervisord signals the program's group), its shell, `tail` and `cat` all end: the command
+    runs in a process group of its own, which the source signals whole."""
+    marker = tmp_path / "watched.log"
+    agent = start(tmp_path, agents, tailing(marker))
+    source = agent.pid("piped")
+    pipeline = wait_for(lambda: len(found := descendants(source)) == 3 and found, 10,
+                        "sh, tail and cat under the source")
+    agent.signal("piped", signal.SIGTERM)
+    wait_for(lambda: not any(map(alive, pipeline)), time_limit(5.0), "the pipeline to end")
 
 
 def test_kill_9_of_the_agent_command_still_stops_the_agent(
