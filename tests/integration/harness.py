@@ -243,6 +243,14 @@ class Agent:
         return found
 
 
+def supervisord_pid(agent: Agent) -> int:
+    """The supervisord under a running `zflume agent` (its only child)."""
+    assert agent.proc
+    children = Path(f"/proc/{agent.proc.pid}/task/{agent.proc.pid}/children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0])
+
+
 def stop_all(agents: list[Agent]) -> None:
     """SIGTERM every agent, then wait for each: side by side, as each takes a second or two to
     drain (supervisord notices an exit at its next 1 s tick)."""

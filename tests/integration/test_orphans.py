@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 from tests.integration.harness import (BIN, Agent, collector_conf, free_ports, lines_in,
-                                       numbers_command, orphan_limit_s, wait_for)
+                                       numbers_command, orphan_limit_s, supervisord_pid,
+                                       wait_for)
 
 TOTAL = 20_000
 
@@ -40,13 +41,6 @@ def alive(pids: list[int]) -> list[int]:
         except OSError:
             continue
     return found
-
-
-def supervisord_pid(agent: Agent) -> int:
-    assert agent.proc
-    children = Path(f"/proc/{agent.proc.pid}/task/{agent.proc.pid}/children").read_text().split()
-    assert len(children) == 1, children
-    return int(children[0])
 
 
 def test_components_die_with_a_killed_supervisord_and_the_agent_restarts_cleanly(
