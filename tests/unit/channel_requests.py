@@ -1,11 +1,24 @@
 """Driving a channel process in-process: a stand-in for its ROUTER socket."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import zmq
 
 PEER = [b"peer-1", b""]
+
+
+@dataclass
+class Received:
+    """What a received zmq.Frame offers: its bytes, a view of them, and whether more follow."""
+
+    bytes: bytes
+    more: bool
+
+    @property
+    def buffer(self) -> memoryview:
+        return memoryview(self.bytes)
 
 
 class Burst:
@@ -24,10 +37,8 @@ class Burst:
                 raise zmq.Again()
             self.frames = self.requests.pop(0)
         frame = self.frames.pop(0)
-        return frame if copy else zmq.Frame(frame)
+        return frame if copy else Received(frame, bool(self.frames))
 
     def get(self, option: int) -> int:
-        if option == zmq.EVENTS:
-            return int(zmq.POLLIN) if self.requests else 0
-        assert option == zmq.RCVMORE
-        return int(bool(self.frames))
+        assert option == zmq.EVENTS
+        return int(zmq.POLLIN) if self.requests else 0
