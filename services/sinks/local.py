@@ -104,9 +104,17 @@ class FileRollWriter:
             return
         self.close()
         os.makedirs(self.directory, exist_ok=True)
-        self.index += 1
-        self.fd = os.open(self.path(), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        self.size = os.fstat(self.fd).st_size
+        # A file of its own, never one another sink opened: sinks sharing a directory (the
+        # copies `render --instances` makes of one collector) start within the same
+        # millisecond, and a failed write cuts its file back to what this sink wrote.
+        while True:
+            self.index += 1
+            try:
+                self.fd = os.open(self.path(), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                break
+            except FileExistsError:
+                continue
+        self.size = 0
         self.opened_at = self.clock()
 
     def write_many(self, batches: list[Batch]) -> list[DeliveryFailed | None]:

@@ -141,3 +141,31 @@ def test_file_roll_cuts_off_a_write_that_fails_part_way(tmp_path: Path,
     writer.write(None, [b"33", b"44"])  # the retry, once there is room again
     writer.close()
     assert (tmp_path / f"{writer.start_ms}-2").read_bytes() == b"33\n44\n"
+
+
+def test_file_roll_sinks_sharing_a_directory_and_a_start_millisecond_never_share_a_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The copies `render --instances` makes of one collector write into the same directory
+    and start together: each opens a file of its own, so one cutting off a failed write
+    (a full disk) never cuts another's lines."""
+    from services.sinks import local
+    from services.sinks.base import DeliveryFailed
+    first = FileRollWriter(roll_params(tmp_path))
+    second = FileRollWriter(roll_params(tmp_path))
+    second.start_ms = first.start_ms
+    first.write(None, [b"1", b"2"])
+    second.write(None, [b"a"])
+    real_write = os.write
+
+    def full_disk(fd: int, data: Any) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(local.os, "write", full_disk)
+    with pytest.raises(DeliveryFailed):
+        second.write(None, [b"b"])
+    monkeypatch.setattr(local.os, "write", real_write)
+    first.write(None, [b"3"])
+    first.close()
+    second.close()
+    assert (tmp_path / f"{first.start_ms}-1").read_bytes() == b"1\n2\n3\n"
+    assert (tmp_path / f"{first.start_ms}-2").read_bytes() == b"a\n"
