@@ -159,14 +159,18 @@ class Carrier(Message):
         return [header, b"".join(self.blobs)]
 
     def check_layout(self) -> None:
-        """Its per-transaction lists agree and its blobs add up; raises MalformedMessage."""
-        lists = [getattr(self, name) for name in ("txns", "ns", "sizes", "parts")
-                 if name in self.FIELDS]
-        if not lists[0] or any(len(items) != len(lists[0]) for items in lists):
-            raise MalformedMessage(f"{self.OP.name}: empty, or its lists differ in length")
+        """Its per-transaction lists agree and it has a blob per transaction; raises
+        MalformedMessage."""
+        self._check_lists(("ns", "sizes"))
         if len(self.blobs) != len(self.ns):
             raise MalformedMessage(f"{self.OP.name}: needs {len(self.ns)} batch blob(s), "
                                    f"got {len(self.blobs)}")
+
+    def _check_lists(self, names: tuple[str, ...]) -> None:
+        """The per-transaction lists among `names` that this message has are one length, not 0."""
+        lists = [getattr(self, name) for name in names if name in self.FIELDS]
+        if not lists[0] or any(len(items) != len(lists[0]) for items in lists):
+            raise MalformedMessage(f"{self.OP.name}: empty, or its lists differ in length")
 
 
 class Batched(Carrier):
@@ -175,9 +179,7 @@ class Batched(Carrier):
     parts: Sequence[int]
 
     def check_layout(self) -> None:
-        lists = [getattr(self, name) for name in ("txns", "ns", "parts") if name in self.FIELDS]
-        if not lists[0] or any(len(items) != len(lists[0]) for items in lists):
-            raise MalformedMessage(f"{self.OP.name}: empty, or its lists differ in length")
+        self._check_lists(("txns", "ns", "parts"))
         if len(self.blobs) != sum(self.parts) or 0 in self.parts:
             raise MalformedMessage(f"{self.OP.name}: needs {sum(self.parts)} batch blob(s) "
                                    f"in parts of at least 1, got {len(self.blobs)}")
