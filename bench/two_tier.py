@@ -143,21 +143,34 @@ def process_rows(f: Figures) -> list[str]:
 
 
 def bench_setting(found: dict[str, FleetFactory], s: Setting, events: int, runs: int) -> None:
-    """Median figures of `runs` runs of each engine at setting `s`, printed and saved."""
-    figures: dict[str, Figures] = {}
-    for name, factory in found.items():
-        try:
-            figures[name] = measure.median([measure.throughput(factory, events, s)
-                                            for _ in range(runs)])
-        except (RuntimeError, AssertionError) as exc:  # stalled, or never started: go on
-            print(f"{name} {s.name}: failed: {exc}")
-            continue
+    """Median figures of `runs` runs of each engine at setting `s`, printed and saved. The
+    engines take turns (zflume, Flume, zflume, ...) rather than running all of one first, so
+    that the machine's drift over minutes weighs on both alike; each round's ratio is printed
+    too, which shows how much of a difference is noise."""
+    results: dict[str, list[Figures]] = {name: [] for name in found}
+    failed: set[str] = set()
+    for _ in range(runs):
+        for name, factory in found.items():
+            if name in failed:
+                continue
+            try:
+                results[name].append(measure.throughput(factory, events, s))
+            except (RuntimeError, AssertionError) as exc:  # stalled, or never started: go on
+                print(f"{name} {s.name}: failed: {exc}")
+                failed.add(name)
+    figures = {name: measure.median(runs_of) for name, runs_of in results.items()
+               if runs_of and name not in failed}
+    for name, f in figures.items():
         save(("throughput", s.name, name),
-             {**figures[name], "events": events, "runs": runs, "setting": s.as_dict()})
+             {**f, "events": events, "runs": runs, "setting": s.as_dict()})
     print(f"{s.name}: exec batch {s.batch}, avro/file_roll batch {s.sink_batch}, channels "
           f"{s.capacity}/{s.txn}; median of {runs} run(s) of {events:,} events")
     for row in table(figures) if figures else []:
         print(row)
+    if len(figures) == 2:
+        pairs = zip(*(results[name] for name in figures))
+        print("  each round, zflume/flume: " + ", ".join(
+            f"{a['events_per_s'] / b['events_per_s']:.2f}" for a, b in pairs))
     if "zflume" in figures:
         print("  zflume per process (cpu µs/event, peak RSS):")
         print("\n".join(process_rows(figures["zflume"])))
