@@ -89,6 +89,11 @@ def start(tmp_path: Path, agents: list[Agent]) -> tuple[Agent, Logger, Path]:
     agent = Agent(tmp_path, "a", config(logs, positions))
     agents.append(agent)
     agent.start()
+    # Rotations only once the source tails app.log: a file renamed before the source first
+    # saw it no longer matches the file group, so it is never read (as in Flume). On a loaded
+    # machine the agent started after the logger's first 5,000 lines, and a rotation then lost
+    # all of them.
+    wait_for(lambda: delivered(tmp_path), 60, "the source to tail app.log")
     return agent, logger, positions
 
 
