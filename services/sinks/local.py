@@ -1,6 +1,7 @@
 """The local sinks: logger, file_roll and null (docs/flume.md 5.3-5.5)."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -107,13 +108,10 @@ class FileRollWriter:
         # A file of its own, never one another sink opened: sinks sharing a directory (the
         # copies `render --instances` makes of one collector) start within the same
         # millisecond, and a failed write cuts its file back to what this sink wrote.
-        while True:
+        while self.fd < 0:
             self.index += 1
-            try:
+            with contextlib.suppress(FileExistsError):
                 self.fd = os.open(self.path(), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-                break
-            except FileExistsError:
-                continue
         self.size = 0
         self.opened_at = self.clock()
 

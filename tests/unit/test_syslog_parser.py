@@ -46,14 +46,14 @@ def test_parser_rfc5424_dates(stamp: str, iso: str) -> None:
     assert mp(f"<1>{stamp} h m").headers["timestamp"] == str(ms(iso))
 
 
-PARSER_MESSAGES = [  # from RFC 3164 and RFC 5424, and two common variants
+PARSER_MESSAGES = [  # RFC 3164 and 5424 (their 10.x hosts made 127.x), two common variants
     "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8",
-    "<13>Feb  5 17:32:18 10.0.0.99 Use the BFG!",
+    "<13>Feb  5 17:32:18 127.0.0.99 Use the BFG!",
     "<165>Aug 24 05:34:00 CST 1987 mymachine myproc[10]: %% It's time to make the do-nuts.  %%"
     "  Ingredients: Mix=OK, Jelly=OK # Devices: Mixer=OK, Jelly_Injector=OK, Frier=OK # "
     "Transport: Conveyer1=OK, Conveyer2=OK # %%",
     "<0>Oct 22 10:52:12 scapegoat 1990 Oct 22 10:52:01 TZ-6 scapegoat.dmz.example.org "
-    "10.1.2.3 sched[0]: That's All Folks!",
+    "127.1.2.3 sched[0]: That's All Folks!",
     "<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - BOM'su root' failed for "
     "lonvick on /dev/pts/8",
     "<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It's time to make "
@@ -65,7 +65,7 @@ PARSER_MESSAGES = [  # from RFC 3164 and RFC 5424, and two common variants
 
 PARSER_HOSTS_BODIES = [
     ("mymachine", "su: 'su root' failed for lonvick on /dev/pts/8"),
-    ("10.0.0.99", "Use the BFG!"),
+    ("127.0.0.99", "Use the BFG!"),
     ("CST", PARSER_MESSAGES[2].split(" CST ")[1]),
     ("scapegoat", PARSER_MESSAGES[3].split(" scapegoat ", 1)[1]),
     ("mymachine.example.com", "su - ID47 - BOM'su root' failed for lonvick on /dev/pts/8"),
@@ -197,7 +197,7 @@ def test_port_charsets() -> None:
                                     "ISO-8859-1", "charset.port.10002": "UTF-8", "ports": "x"})
     assert (default, ports) == ("UTF-8", {10001: "ISO-8859-1", 10002: "UTF-8"})
     assert port_charsets({}) == ("UTF-8", {})
-    line = "<10>2012-08-17T02:14:00-07:00 192.168.1.110 þÿÀÁ"
+    line = "<10>2012-08-17T02:14:00-07:00 127.0.1.110 þÿÀÁ"
     latin = parse_multiport(line.encode("latin-1"), ports[10001])
     assert STATUS not in latin.headers and latin.body == "þÿÀÁ".encode("latin-1")
     assert parse_multiport(line.encode("latin-1"), ports[10002]).headers == {STATUS: INVALID}
