@@ -15,6 +15,7 @@ from typing import Optional, Union
 import msgpack
 
 from proto.errors import ZflumeError
+from proto.packer import pack
 
 Headers = Optional[list[dict[str, str]]]
 Blob = Union[bytes, memoryview]  # received blobs are views of their message's frame
@@ -32,7 +33,7 @@ def encode(bodies: list[bytes], headers: Headers = None) -> bytes:
     """Pack one batch; `headers` None or one dict per body."""
     if headers is not None and not any(headers):
         headers = None
-    return msgpack.packb([headers, bodies], use_bin_type=True)
+    return pack([headers, bodies])
 
 
 def decode(blob: Blob) -> tuple[Headers, list[bytes]]:

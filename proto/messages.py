@@ -44,6 +44,7 @@ import msgpack
 
 from proto.batch import Blob
 from proto.errors import MalformedMessage, ProtocolError, UnknownOp, VersionMismatch
+from proto.packer import pack
 
 VERSION = 3
 MAX_HEADER_BYTES = 64 * 1024
@@ -125,7 +126,7 @@ class Message:
 
     def frames(self, inc: bytes) -> list[bytes]:
         """This message as the frames to send, from a process whose incarnation is `inc`."""
-        return [msgpack.packb([VERSION, self.OP, inc, *self.wire_values()], use_bin_type=True)]
+        return [pack([VERSION, self.OP, inc, *self.wire_values()])]
 
 
 M = TypeVar("M", bound=type[Message])
@@ -154,8 +155,7 @@ class Carrier(Message):
     blobs: Sequence[Blob]
 
     def frames(self, inc: bytes) -> list[bytes]:
-        header = msgpack.packb([VERSION, self.OP, inc, *self.wire_values(),
-                                [len(b) for b in self.blobs]], use_bin_type=True)
+        header = pack([VERSION, self.OP, inc, *self.wire_values(), [len(b) for b in self.blobs]])
         return [header, b"".join(self.blobs)]
 
     def check_layout(self) -> None:

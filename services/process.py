@@ -26,6 +26,7 @@ import time
 from typing import Any, Callable, Iterator
 
 import zmq
+from zmq.backend import Socket as BackendSocket
 
 from proto import messages
 from proto.errors import ProtocolError, UnexpectedOp
@@ -56,10 +57,13 @@ KINDS = {"SOURCE": "source", "CHANNEL": "channel", "SINK": "sink", "SINK_GROUP":
 def send_frames(sock: zmq.Socket, frames: list[Any], flags: int = 0) -> None:
     """`sock.send_multipart(frames, flags)` without pyzmq's IntFlag arithmetic, which costs
     microseconds per frame on every message of every hop (zmq.Again only on the first frame:
-    the others of a message always follow)."""
+    the others of a message always follow). Each frame goes straight to the Cython send: the
+    Python `Socket.send` in front of it only handles DRAFT routing ids and groups, which we
+    never use, and cost 0.9 us of its own per frame."""
+    send = BackendSocket.send
     last = len(frames) - 1
     for i, frame in enumerate(frames):
-        sock.send(frame, flags | SNDMORE if i < last else flags)
+        send(sock, frame, flags | SNDMORE if i < last else flags)
 
 
 def recv_frames(sock: zmq.Socket, flags: int = 0, first_blob: int = 1 << 30) -> list[Any]:
