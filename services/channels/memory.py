@@ -15,6 +15,7 @@ keeps them until then, so a kill of this channel loses nothing that was answered
 """
 from __future__ import annotations
 
+import functools
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any, Sequence
 import zmq
 
 from proto import messages
+from proto.batch import Blob
 from proto.errors import ProtocolError, UnexpectedOp
 from services.channels.store import MAX_CHUNKS, Lease, MemoryStore
 from services.config.model import AgentConfig
@@ -157,20 +159,16 @@ class MemoryChannel(Process):
     def _store_some(self, waiting: WaitingPut) -> bool:
         """Store a PUT's next transactions, each all or nothing; True once all are in."""
         msg = waiting.msg
-        src, first, ns, sizes = msg.src, msg.seq, msg.ns, msg.sizes
-        while waiting.stored < len(ns):
-            i = waiting.stored
-            was_new = not self.store.seen(src, first + i)
-            waiting.reason = self.store.put(src, first + i, msg.blobs[i], ns[i], sizes[i])
-            if waiting.reason:
-                return False
-            waiting.stored += 1
-            if was_new:
-                self.counters["EventPutSuccessCount"] += ns[i]
-                if msg.delivered:
-                    self.uncommitted[self.store.newest_order()] = (waiting, ns[i])
-                    waiting.undelivered += 1
-        return True
+        on_new = functools.partial(self._deliver_later, waiting) if msg.delivered else None
+        waiting.stored, added, waiting.reason = self.store.put_run(
+            msg.src, msg.seq, msg.blobs, msg.ns, msg.sizes, waiting.stored, on_new)
+        self.counters["EventPutSuccessCount"] += added
+        return not waiting.reason
+
+    def _deliver_later(self, waiting: WaitingPut, index: int) -> None:
+        """A `delivered` PUT's transaction was stored: its PUT_OK waits for its commit."""
+        self.uncommitted[self.store.newest_order()] = (waiting, waiting.msg.ns[index])
+        waiting.undelivered += 1
 
     def _delivered(self, lease: Lease) -> None:
         """A committed lease: answer the `delivered` PUTs whose last events it held."""
@@ -204,26 +202,28 @@ class MemoryChannel(Process):
             waiting = self.takes.popleft()
             msg = waiting.msg
             leases: list[Lease] = []
-            nbytes = nblobs = 0
+            blobs: list[Blob] = []
+            nbytes = 0
             for _ in range(max(1, msg.count)):
                 lease = self.store.take(msg.who, msg.inc, max(1, msg.max),
-                                        MAX_CHUNKS - nblobs)
+                                        MAX_CHUNKS - len(blobs))
                 if lease is None:
                     break
                 leases.append(lease)
-                nblobs += len(lease.chunks)
-                nbytes += sum(len(c.blob) for c in lease.chunks)
-                if nbytes >= BATCH_BYTES or nblobs >= MAX_CHUNKS:
+                taken = [c.blob for c in lease.chunks]
+                blobs += taken
+                nbytes += sum(map(len, taken))
+                if nbytes >= BATCH_BYTES or len(blobs) >= MAX_CHUNKS:
                     break
             if not leases:
                 self.takes.appendleft(waiting)
                 return
-            self.counters["EventTakeAttemptCount"] += sum(lease.n for lease in leases)
+            ns = [lease.n for lease in leases]
+            self.counters["EventTakeAttemptCount"] += sum(ns)
             self._send(waiting.envelope, messages.Batch(
-                rid=msg.rid, txns=[lease.txn for lease in leases],
-                ns=[lease.n for lease in leases], parts=[len(lease.chunks) for lease in leases],
-                unknown=waiting.unknown,
-                blobs=[c.blob for lease in leases for c in lease.chunks]).frames(self.inc))
+                rid=msg.rid, txns=[lease.txn for lease in leases], ns=ns,
+                parts=[len(lease.chunks) for lease in leases], unknown=waiting.unknown,
+                blobs=blobs).frames(self.inc))
 
     def _commit_request(self, envelope: list[Any], msg: messages.Commit) -> None:
         unknown = self._commit(msg.txns)

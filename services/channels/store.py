@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, Sequence
 
 from proto import batch
 from proto.batch import Blob
@@ -102,6 +102,27 @@ class MemoryStore:
             return ""
         return self.fits(n, nbytes) or self._keep(src, seq, blob, n, nbytes)
 
+    def put_run(self, src: bytes, first: int, blobs: Sequence[Blob], ns: Sequence[int],
+                sizes: Sequence[int], at: int, on_new: Callable[[int], None] | None = None
+                ) -> tuple[int, int, str]:
+        """`put` for transactions `at`.. of one PUT (seq `first + i`, in order) until one does
+        not fit: (the index of the first one not stored, the events stored anew, its FULL
+        reason or ''). `on_new(i)` runs after each one stored anew. One loop for a PUT's run,
+        as a source sends fifty transactions in one PUT at Flume's default batch size."""
+        seen, fits, keep = self._recent_puts, self.fits, self._keep
+        added = 0
+        for i in range(at, len(ns)):
+            if (src, first + i) in seen:
+                continue
+            n, nbytes = ns[i], sizes[i]
+            reason = fits(n, nbytes) or keep(src, first + i, blobs[i], n, nbytes)
+            if reason:
+                return i, added, reason
+            added += n
+            if on_new is not None:
+                on_new(i)
+        return len(ns), added, ""
+
     def _keep(self, src: bytes, seq: int, blob: Blob, n: int, nbytes: int) -> str:
         """Queue a batch that fits; a durable store writes it first ('' or why it could not)."""
         self.add(Chunk(blob, n, nbytes), src, seq)
@@ -137,15 +158,15 @@ class MemoryStore:
             self._release_owner(owner)
             self._owners[owner] = owner_inc
         chunks: list[Chunk] = []
-        room = max_n
-        while self.queue and room > 0 and len(chunks) < max(1, max_chunks):
-            head = self.queue[0]
+        queue, room, most = self.queue, max_n, max(1, max_chunks)
+        while queue and room > 0 and len(chunks) < most:
+            head = queue[0]
             if head.n > room:
                 if chunks:
                     break
                 self._split_head(room)
                 continue
-            chunks.append(self.queue.popleft())
+            chunks.append(queue.popleft())
             room -= head.n
         if not chunks:
             return None
