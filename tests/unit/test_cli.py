@@ -194,7 +194,11 @@ def test_status_of_a_run_dir_where_nothing_answers_fails(
 
 
 def test_log_level_option_wins_over_flume_root_logger(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ZFLUME_LOG_LEVEL", raising=False)
+    # setenv first, so that teardown removes what the switches set: a delenv of a variable
+    # that is not set records nothing to undo, and the WARNING level then silenced the INFO
+    # logs (a logger sink's events) of every agent a later test started.
+    monkeypatch.setenv("ZFLUME_LOG_LEVEL", "INFO")
+    monkeypatch.delenv("ZFLUME_LOG_LEVEL")
     args, extra = _parser().parse_known_args(["agent", "-f", "a.conf", "-n", "a", "--log-level",
                                               "warn", "-Dflume.root.logger=DEBUG,console"])
     _flume_switches(args, extra)
