@@ -141,32 +141,51 @@ def _decode_events(buf: bytes, pos: int) -> tuple[Headers, list[bytes], int]:
             pos += length
 
 
+def _one_byte_half(length: int) -> int:
+    """A 1-byte zig-zag length (below 0x80) as a body length; -1 when it is negative."""
+    return -1 if length & 1 else length >> 1
+
+
+def _two_byte_half(index: int) -> int:
+    """A 2-byte zig-zag length, `second << 8 | first`, as a body length: -1 when negative, -2
+    when it is not a 2-byte varint (the first byte ends, or the second continues it)."""
+    first, second = index & 0xFF, index >> 8
+    if first < 0x80 or second >= 0x80:
+        return -2
+    return _one_byte_half((first & 0x7F) | second << 7)
+
+
+# Body lengths by their varint bytes, so the loop below reads one from a list instead of
+# masking, shifting and checking its sign per event (15-25 % of that loop).
+_HALF_1 = [_one_byte_half(length) for length in range(0x80)]
+_HALF_2 = [_two_byte_half(index) for index in range(1 << 16)]
+
+
 def _bodies_without_headers(buf: bytes, pos: int, count: int,
                             add_body: Callable[[bytes], None]) -> tuple[int, int]:
     """The usual batch: events with the empty map (00) and bodies under 8 KiB (a 1- or 2-byte
     length). Reads such events until `count` are done or one is not like that; returns the
-    position and how many events of the block are left for the general loop. A body running
-    past the end leaves `pos` past it, so the next read raises IndexError or the check at the
-    end fires: one comparison per batch instead of one per event, in the loop that is most of
-    a collector's CPU at big batches."""
-    size = len(buf)
+    position and how many events of the block are left for the general loop, which also
+    reports a negative length. A body running past the end leaves `pos` past it, so the next
+    read raises IndexError or the check at the end fires: one comparison per batch instead of
+    one per event, in the loop that is most of a collector's CPU at big batches."""
+    half_1, half_2 = _HALF_1, _HALF_2
     for done in range(count):
         if buf[pos]:  # a header map: IndexError when truncated
             return pos, count - done
-        length = buf[pos + 1]
-        if length < 0x80:
+        first = buf[pos + 1]
+        if first < 0x80:
+            length = half_1[first]
             start = pos + 2
-        elif buf[pos + 2] < 0x80:
-            length = (length & 0x7F) | buf[pos + 2] << 7
-            start = pos + 3
         else:
-            return pos, count - done  # a longer length: the general loop reads it
-        if length & 1:
-            raise MalformedFrame(f"negative body length at offset {start}")
-        pos = start + (length >> 1)
+            length = half_2[buf[pos + 2] << 8 | first]
+            start = pos + 3
+        if length < 0:
+            return pos, count - done  # negative, or a longer length: the general loop's
+        pos = start + length
         add_body(buf[start:pos])  # past the end: short, and caught below or at the next event
-    if pos > size:
-        raise MalformedFrame(f"the last body runs {pos - size} bytes past the end")
+    if pos > len(buf):
+        raise MalformedFrame(f"the last body runs {pos - len(buf)} bytes past the end")
     return pos, 0
 
 

@@ -24,6 +24,7 @@ DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024
 MIN_MAX_BUFFERS = 1024
 _HEADER = struct.Struct(">ii")
 _LENGTH = struct.Struct(">i")
+_SERIAL = _LENGTH  # a frame starts with its serial
 
 Buffer = bytes | memoryview
 
@@ -49,6 +50,11 @@ def encode_frame(serial: int, buffers: Sequence[Buffer]) -> bytes:
         parts.append(_LENGTH.pack(len(buffer)))
         parts.append(buffer)
     return b"".join(parts)
+
+
+def with_serial(serial: int, frame: bytes) -> bytes:
+    """`frame` renumbered as the answer to call `serial`."""
+    return _SERIAL.pack(serial) + frame[_SERIAL.size:]
 
 
 class FrameDecoder:

@@ -21,7 +21,14 @@ from .calls import error_buffers, read_request_head, response_buffers
 from .codec import Headers, decode_event, decode_events
 from .compression import Compressor, Decompressor
 from .errors import MalformedFrame, UnknownMessage
-from .framing import DEFAULT_MAX_FRAME_BYTES, Buffer, FrameDecoder, encode_frame, java_chunks
+from .framing import (
+    DEFAULT_MAX_FRAME_BYTES,
+    Buffer,
+    FrameDecoder,
+    encode_frame,
+    java_chunks,
+    with_serial,
+)
 from .handshake import KnownProtocols, decode_request, encode_response
 from .protocol import Protocol, Status
 
@@ -54,6 +61,7 @@ class ServerConnection:
         # Calls answered with a system error here (malformed, unknown message, a second
         # handshake): the I/O layer takes them to count and log; the connection stays open.
         self.rejected: list[str] = []
+        self._answers: dict[tuple[str, Status], bytes] = {}  # (message, status) -> its frame
 
     @property
     def established(self) -> bool:
@@ -85,10 +93,18 @@ class ServerConnection:
         """The response to call `serial` (KeyError if it is not pending): a Status, or a string
         sent as an Avro system error (Flume's client raises EventDeliveryException with it)."""
         handshake, message = self._pending.pop(serial)
-        if isinstance(result, Status):
-            symbols = self.known.local.status_symbols(message)
+        if not isinstance(result, Status):
+            return self._send(serial, error_buffers(handshake, result))
+        symbols = self.known.local.status_symbols(message)
+        if handshake:
             return self._send(serial, response_buffers(handshake, symbols, result))
-        return self._send(serial, error_buffers(handshake, result))
+        # After the handshake a status answer differs only by its serial: framed once.
+        framed = self._answers.get((message, result))
+        if framed is None:
+            framed = self._answers[message, result] = encode_frame(
+                0, response_buffers(b"", symbols, result))
+        frame = with_serial(serial, framed)
+        return self._deflate.compress(frame) if self._deflate is not None else frame
 
     def _plain(self, data: bytes) -> Iterable[bytes]:
         return self._inflate.feed(data) if self._inflate is not None else (data,)
@@ -111,7 +127,7 @@ class ServerConnection:
             message, pos = read_request_head(payload, pos)
             if not message:
                 return java_chunks(handshake), None
-            call = self._decode_call(remote, Call(serial, message, None, []), payload, pos)
+            call = self._decode_call(remote, serial, message, payload, pos)
         except (MalformedFrame, UnknownMessage) as exc:
             self.rejected.append(str(exc))
             return error_buffers(handshake, f"{SYSTEM_ERROR_PREFIX}{exc}"), None
@@ -128,9 +144,9 @@ class ServerConnection:
             self._compatible = frozenset(m for m in local if remote.requests.get(m) == local[m])
         return encode_response(response), pos
 
-    def _decode_call(self, remote: Protocol, call: Call, payload: bytes, pos: int) -> Call:
-        """`call` with its events read from `payload` at `pos`."""
-        message = call.message
+    def _decode_call(self, remote: Protocol, serial: int, message: str, payload: bytes,
+                     pos: int) -> Call:
+        """Call `serial` of `message` with its events read from `payload` at `pos`."""
         if message not in remote.requests:
             raise UnknownMessage(f"No such remote message: {message}")
         if message not in self.known.local.requests:
@@ -139,6 +155,6 @@ class ServerConnection:
             raise UnknownMessage(f"{message} of the client's {remote.name} does not read as ours")
         if message == "append":
             headers, body, _ = decode_event(payload, pos)
-            return call._replace(headers=[headers] if headers else None, bodies=[body])
+            return Call(serial, message, [headers] if headers else None, [body])
         batch_headers, bodies, _ = decode_events(payload, pos)
-        return call._replace(headers=batch_headers, bodies=bodies)
+        return Call(serial, message, batch_headers, bodies)
