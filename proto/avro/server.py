@@ -95,12 +95,13 @@ class ServerConnection:
         handshake, message = self._pending.pop(serial)
         if not isinstance(result, Status):
             return self._send(serial, error_buffers(handshake, result))
-        symbols = self.known.local.status_symbols(message)
         if handshake:
+            symbols = self.known.local.status_symbols(message)
             return self._send(serial, response_buffers(handshake, symbols, result))
         # After the handshake a status answer differs only by its serial: framed once.
         framed = self._answers.get((message, result))
         if framed is None:
+            symbols = self.known.local.status_symbols(message)
             framed = self._answers[message, result] = encode_frame(
                 0, response_buffers(b"", symbols, result))
         frame = with_serial(serial, framed)

@@ -98,9 +98,7 @@ class MemoryStore:
 
     def put(self, src: bytes, seq: int, blob: Blob, n: int, nbytes: int) -> str:
         """Store a batch; '' when stored (or already stored), else the FULL reason."""
-        if self.seen(src, seq):
-            return ""
-        return self.fits(n, nbytes) or self._keep(src, seq, blob, n, nbytes)
+        return self.put_run(src, seq, [blob], [n], [nbytes], 0)[2]
 
     def put_run(self, src: bytes, first: int, blobs: Sequence[Blob], ns: Sequence[int],
                 sizes: Sequence[int], at: int, on_new: Callable[[int], None] | None = None
@@ -109,10 +107,10 @@ class MemoryStore:
         not fit: (the index of the first one not stored, the events stored anew, its FULL
         reason or ''). `on_new(i)` runs after each one stored anew. One loop for a PUT's run,
         as a source sends fifty transactions in one PUT at Flume's default batch size."""
-        seen, fits, keep = self._recent_puts, self.fits, self._keep
+        seen, fits, keep = self.seen, self.fits, self._keep
         added = 0
         for i in range(at, len(ns)):
-            if (src, first + i) in seen:
+            if seen(src, first + i):
                 continue
             n, nbytes = ns[i], sizes[i]
             reason = fits(n, nbytes) or keep(src, first + i, blobs[i], n, nbytes)
