@@ -141,9 +141,9 @@ def _decode_events(buf: bytes, pos: int) -> tuple[Headers, list[bytes], int]:
             pos += length
 
 
-def _one_byte_half(length: int) -> int:
-    """A 1-byte zig-zag length (below 0x80) as a body length; -1 when it is negative."""
-    return -1 if length & 1 else length >> 1
+def _half(zigzag: int) -> int:
+    """A zig-zag encoded length as a body length; -1 when it is negative."""
+    return -1 if zigzag & 1 else zigzag >> 1
 
 
 def _two_byte_half(index: int) -> int:
@@ -152,12 +152,12 @@ def _two_byte_half(index: int) -> int:
     first, second = index & 0xFF, index >> 8
     if first < 0x80 or second >= 0x80:
         return -2
-    return _one_byte_half((first & 0x7F) | second << 7)
+    return _half((first & 0x7F) | second << 7)
 
 
 # Body lengths by their varint bytes, so the loop below reads one from a list instead of
 # masking, shifting and checking its sign per event (15-25 % of that loop).
-_HALF_1 = [_one_byte_half(length) for length in range(0x80)]
+_HALF_1 = [_half(length) for length in range(0x80)]
 _HALF_2 = [_two_byte_half(index) for index in range(1 << 16)]
 
 

@@ -104,14 +104,16 @@ class ServerConnection:
             symbols = self.known.local.status_symbols(message)
             framed = self._answers[message, result] = encode_frame(
                 0, response_buffers(b"", symbols, result))
-        frame = with_serial(serial, framed)
-        return self._deflate.compress(frame) if self._deflate is not None else frame
+        return self._wire(with_serial(serial, framed))
 
     def _plain(self, data: bytes) -> Iterable[bytes]:
         return self._inflate.feed(data) if self._inflate is not None else (data,)
 
     def _send(self, serial: int, buffers: list[Buffer]) -> bytes:
-        frame = encode_frame(serial, buffers)
+        return self._wire(encode_frame(serial, buffers))
+
+    def _wire(self, frame: bytes) -> bytes:
+        """A frame as it goes out: deflated when the connection is."""
         return self._deflate.compress(frame) if self._deflate is not None else frame
 
     def _on_frame(self, serial: int, payload: bytes) -> tuple[list[Buffer] | None, Call | None]:
