@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bench.topology import SETTINGS, Setting
 from deploy.status import collect
+from proto import accelerated
 from tests.integration.harness import Agent, wait_for
 
 HERE = Path(__file__).resolve().parent
@@ -84,6 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     args = parser.parse_args()
+    print(accelerated.describe())
     for setting in (SETTINGS["seed"], SETTINGS["batch1000"]):
         with tempfile.TemporaryDirectory(prefix="zb") as tmp:
             run("seq_null.conf", setting, 2 * args.events, Path(tmp), delivered_by_null)

@@ -23,6 +23,7 @@ from pathlib import Path
 from bench import measure
 from bench.measure import Figures, FleetFactory
 from bench.topology import COLLECTORS, SETTINGS, Setting, agent_conf, collector_conf, out_dir
+from proto import accelerated
 from tests.integration.harness import Agent, free_ports
 
 RESULTS = Path(__file__).resolve().parent / "results" / "two_tier.json"
@@ -218,6 +219,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    print(accelerated.describe())
     found = engines(args.flume)
     for name in args.settings:
         bench_setting(found, SETTINGS[name], args.events, args.runs)

@@ -11,8 +11,15 @@
     client       ClientConnection: batches -> frames, bytes -> Reply
     errors       AvroProtocolError and its subclasses
 
-Nothing here touches a socket or a clock; services/ drives these objects.
+Nothing here touches a socket or a clock; services/ drives these objects. The hot modules run
+compiled when `make accelerated` built them from these sources (proto/accelerated.py).
 """
+from ..accelerated import build_path
+
+_compiled = build_path(__name__)
+if _compiled:
+    __path__.insert(0, _compiled)
+
 from .client import ClientConnection, Reply
 from .errors import (
                      AvroProtocolError,
