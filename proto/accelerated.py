@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -69,6 +70,7 @@ def build() -> None:
     from setuptools import setup
 
     (BUILD / "SOURCES").unlink(missing_ok=True)  # half a build is no build
+    shutil.rmtree(BUILD / "proto", ignore_errors=True)  # nor is one of modules no longer listed
     digest = sources_digest()
     modules = mypycify([str(ROOT / m) for m in MODULES], opt_level="3", separate=True,
                        target_dir=str(BUILD / "c"))
