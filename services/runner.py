@@ -8,6 +8,7 @@ from services.config import scale
 from services.config.load import load_agent
 from services.config.model import ConfigErrors
 from services.endpoints import EndpointError
+from services.heap import reuse_freed_buffers
 from services.process import setup_logging
 from services.registry import process_class
 from services.scheduling import prefer_throughput
@@ -24,6 +25,7 @@ def run_component(conf_file: str, agent_name: str, kind: str, name: str, run_dir
     """
     setup_logging()
     prefer_throughput()
+    reuse_freed_buffers()
     try:
         agent = scale.apply(load_agent(conf_file, agent_name), instance, collectors)
         run_dir = rundir.prepare(run_dir)
