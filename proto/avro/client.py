@@ -83,7 +83,11 @@ class ClientConnection:
 
     def append_batch(self, headers: Headers, bodies: list[bytes]) -> tuple[int, bytes]:
         """A batch in columns (proto/batch.py); (serial, bytes to write). Empty is a legal ping."""
-        return self._call("appendBatch", encode_events(headers, bodies))
+        return self.append_events(encode_events(headers, bodies))
+
+    def append_events(self, events: bytes) -> tuple[int, bytes]:
+        """appendBatch of an encoded array<AvroFlumeEvent> (proto/batch.py's `avro_array`)."""
+        return self._call("appendBatch", events)
 
     def close(self) -> bytes:
         """The last bytes to write before closing: the end of the deflate stream, if any."""

@@ -6,20 +6,22 @@
     map    := (count:long (key:string value:string){count})* 00
     e.g. 1 event {"k": "v"}, body "hi":  02 | 02 02 6b 02 76 00 | 04 68 69 | 00
 
-Columns (docs/architecture.md 4, proto/batch.py): headers is None when no event has one, else one
-dict per body. Consecutive events usually share their headers, so the encoder reuses the previous
-map's bytes and the decoder recognises the previous map's bytes instead of parsing them again
-(each event still gets its own dict). fastavro (protocol.EVENTS_SCHEMA) is the reference in the
-tests. Every length and count is checked against the bytes left before use: truncated or garbage
+Columns (docs/architecture.md 4, proto/batch.py): `Headers` is None when no event has one,
+else one dict per body. Consecutive events usually share their headers, so the encoder reuses the
+previous map's bytes and the decoder recognises the previous map's bytes instead of parsing them
+again (each event still gets its own dict). fastavro (protocol.EVENTS_SCHEMA) is the reference in
+the tests. Every length and count is checked against the bytes left before use: truncated or garbage
 input raises MalformedFrame, in time linear in its size.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
-from ..batch import Headers
-from .binary import LENGTHS, encode_long, read_block_count, read_bytes, read_varint
+from .binary import LENGTHS, encode_long, read_block_count, read_varint
 from .errors import MalformedFrame
+
+# A batch's headers in columns: None when no event has any, else one dict per body.
+Headers = Optional[list[dict[str, str]]]
 
 EMPTY = b"\x00"  # empty map, empty array, and the end of every map and array
 _SMALL = len(LENGTHS)
@@ -71,16 +73,6 @@ def encode_events(headers: Headers, bodies: list[bytes]) -> bytes:
     return b"".join(parts)
 
 
-def decode_event(buf: bytes, pos: int = 0) -> tuple[dict[str, str], bytes, int]:
-    """One AvroFlumeEvent at `pos`: (headers, body, end position)."""
-    try:
-        headers, pos = _decode_map(buf, pos)
-    except (IndexError, UnicodeDecodeError) as exc:
-        raise MalformedFrame(f"bad event headers: {exc}") from exc
-    body, pos = read_bytes(buf, pos)
-    return headers, body, pos
-
-
 def decode_events(buf: bytes, pos: int = 0) -> tuple[Headers, list[bytes], int]:
     """array<AvroFlumeEvent> at `pos`: (headers or None, bodies, end position)."""
     try:
@@ -90,10 +82,10 @@ def decode_events(buf: bytes, pos: int = 0) -> tuple[Headers, list[bytes], int]:
 
 
 def _decode_events(buf: bytes, pos: int) -> tuple[Headers, list[bytes], int]:
-    """One loop on purpose: a function call per event would cost more than decoding it. An
-    event without headers (its map is the single byte 00, the usual case) costs no dict: the
-    header list exists only once some event has a map."""
-    size = len(buf)
+    """One loop on purpose: a function call per event would cost more than decoding it in
+    plain Python (events with a header map, the rarer loop, share `_body_length` with the
+    scan). An event without headers (its map is the single byte 00, the usual case) costs no
+    dict: the header list exists only once some event has a map."""
     headers: list[dict[str, str]] | None = None
     bodies: list[bytes] = []
     add_body = bodies.append
@@ -126,19 +118,72 @@ def _decode_events(buf: bytes, pos: int) -> tuple[Headers, list[bytes], int]:
                     previous, pos = _decode_map(buf, pos)
                     previous_raw = buf[start:pos]
                 headers.append(previous)
-            length = buf[pos]  # zig-zag varint, 1 and 2 bytes inline; IndexError when truncated
-            if length < 0x80:
-                pos += 1
-            elif buf[pos + 1] < 0x80:
-                length = (length & 0x7F) | buf[pos + 1] << 7
-                pos += 2
-            else:
-                length, pos = read_varint(buf, pos)
-            if length & 1 or length >> 1 > size - pos:
-                raise MalformedFrame(f"bad body length at offset {pos}, {size - pos} bytes left")
-            length >>= 1
+            length, pos = _body_length(buf, pos)
             add_body(buf[pos:pos + length])
             pos += length
+
+
+def scan_events(buf: bytes, pos: int = 0) -> tuple[int, int, int]:
+    """array<AvroFlumeEvent> at `pos`, checked as `decode_events` checks it but not decoded:
+    (events, body bytes, end position). What relaying the bytes as they came needs: the count
+    and size a channel accounts, and proof that they decode."""
+    try:
+        return _scan_events(buf, pos)
+    except (IndexError, UnicodeDecodeError) as exc:
+        raise MalformedFrame(f"bad event array: {exc}") from exc
+
+
+def scan_event(buf: bytes, pos: int = 0) -> tuple[int, int]:
+    """One AvroFlumeEvent at `pos`, checked: (body bytes, end position)."""
+    try:
+        pos = _skip_map(buf, pos, EMPTY)
+        length, pos = _body_length(buf, pos)
+    except (IndexError, UnicodeDecodeError) as exc:
+        raise MalformedFrame(f"bad event: {exc}") from exc
+    return length, pos + length
+
+
+def _scan_events(buf: bytes, pos: int) -> tuple[int, int, int]:
+    events = nbytes = 0
+    previous_raw = EMPTY  # a header map checked already: the next event's is often the same
+    while True:
+        count, pos = read_block_count(buf, pos)
+        if not count:
+            return events, nbytes, pos
+        events += count
+        for _ in range(count):
+            if buf[pos]:  # IndexError when truncated
+                start = pos
+                pos = _skip_map(buf, pos, previous_raw)
+                previous_raw = buf[start:pos]
+            else:
+                pos += 1
+            length, pos = _body_length(buf, pos)
+            nbytes += length
+            pos += length
+
+
+def _skip_map(buf: bytes, pos: int, known: bytes) -> int:
+    """The end of the map<string> at `pos`, checked (its strings UTF-8) unless its bytes are
+    `known`'s, a map checked before."""
+    if known is not EMPTY and buf.startswith(known, pos):
+        return pos + len(known)
+    return _decode_map(buf, pos)[1]
+
+
+def _body_length(buf: bytes, pos: int) -> tuple[int, int]:
+    """A body's length and where the body starts: it must fit in what is left of `buf`."""
+    length = buf[pos]  # zig-zag varint, 1 and 2 bytes inline; IndexError when truncated
+    if length < 0x80:
+        pos += 1
+    elif buf[pos + 1] < 0x80:
+        length = (length & 0x7F) | buf[pos + 1] << 7
+        pos += 2
+    else:
+        length, pos = read_varint(buf, pos)
+    if length & 1 or length >> 1 > len(buf) - pos:
+        raise MalformedFrame(f"bad body length at offset {pos}, {len(buf) - pos} bytes left")
+    return length >> 1, pos
 
 
 def _half(zigzag: int) -> int:

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from typing import Iterable, NamedTuple
 
+from .binary import encode_long
 from .calls import error_buffers, read_request_head, response_buffers
-from .codec import Headers, decode_event, decode_events
+from .codec import EMPTY, Headers, decode_events, scan_event, scan_events
 from .compression import Compressor, Decompressor
 from .errors import MalformedFrame, UnknownMessage
 from .framing import (
@@ -34,14 +35,22 @@ from .protocol import Protocol, Status
 
 # Java's text for an exception a call raised; Flume's client logs it as the cause.
 SYSTEM_ERROR_PREFIX = "org.apache.avro.AvroRuntimeException: "
+ONE = encode_long(1)  # the block count of an array of one event
 
 
 class Call(NamedTuple):
-    """One decoded call; `headers` is None when no event has headers (proto/batch.py columns)."""
+    """One call, its events checked but not decoded: a collector that needs no event relays
+    `events` as they came (proto/batch.py's Avro form)."""
     serial: int
     message: str            # "append" (one event) or "appendBatch"
-    headers: Headers
-    bodies: list[bytes]
+    events: bytes           # array<AvroFlumeEvent>; an `append`'s event as an array of one
+    n: int                  # events
+    nbytes: int             # body bytes, which a channel's byteCapacity counts
+
+    def columns(self) -> tuple[Headers, list[bytes]]:
+        """The events as columns; `headers` is None when no event has headers."""
+        headers, bodies, _ = decode_events(self.events)
+        return headers, bodies
 
 
 class ServerConnection:
@@ -157,7 +166,7 @@ class ServerConnection:
         if message not in self._compatible:
             raise UnknownMessage(f"{message} of the client's {remote.name} does not read as ours")
         if message == "append":
-            headers, body, _ = decode_event(payload, pos)
-            return Call(serial, message, [headers] if headers else None, [body])
-        batch_headers, bodies, _ = decode_events(payload, pos)
-        return Call(serial, message, batch_headers, bodies)
+            nbytes, end = scan_event(payload, pos)
+            return Call(serial, message, b"".join((ONE, payload[pos:end], EMPTY)), 1, nbytes)
+        count, nbytes, end = scan_events(payload, pos)
+        return Call(serial, message, payload[pos:end], count, nbytes)

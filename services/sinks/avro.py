@@ -26,12 +26,14 @@ from proto import batch
 from proto.avro.client import ClientConnection
 from proto.avro.errors import AvroProtocolError
 from proto.avro.protocol import Protocol, Status
-from services.sinks.base import Batch, DeliveryFailed, SinkProcess
+from proto.batch import Blob
+from services.sinks.base import DeliveryFailed, SinkProcess
 from services.tls import Contexts, TlsError, TlsSession, Wire, client_context
 
 READ_BYTES = 65536
 PROBE_INTERVAL_S = 0.5
 PROBE_TIMEOUT_S = 1.0
+EMPTY_ARRAY = b"\x00"  # an appendBatch of no events: the probe
 WAIT_SLICE_S = 0.25  # a delivery waiting for replies looks at the prober's verdict this often
 
 
@@ -56,17 +58,18 @@ class AvroCaller:
         self.wire: Wire | None = None
         self.opened_at = 0.0
 
-    def call(self, headers: batch.Headers, bodies: list[bytes], limit_s: float = 0.0) -> None:
-        """appendBatch; returns on OK, raises DeliveryFailed otherwise (and drops the link)."""
-        outcome = self.call_many([(headers, bodies)], limit_s)[0]
+    def call(self, events: bytes, limit_s: float = 0.0) -> None:
+        """appendBatch of an encoded event array; returns on OK, raises DeliveryFailed
+        otherwise (and drops the link)."""
+        outcome = self.call_many([events], limit_s)[0]
         if outcome is not None:
             raise outcome
 
-    def call_many(self, batches: list[Batch], limit_s: float = 0.0,
+    def call_many(self, batches: list[bytes], limit_s: float = 0.0,
                   abandon: Callable[[], bool] = lambda: False) -> list[DeliveryFailed | None]:
-        """One appendBatch per batch, all in flight at once once the handshake is done: None
-        for an OK, else why. A broken link fails exactly the calls it had not answered; so
-        does `abandon()` turning true while replies are awaited."""
+        """One appendBatch per encoded event array, all in flight at once once the handshake
+        is done: None for an OK, else why. A broken link fails exactly the calls it had not
+        answered; so does `abandon()` turning true while replies are awaited."""
         outcomes: dict[int, DeliveryFailed | None] = {}
         try:
             sock, conn = self._connect(limit_s)
@@ -133,7 +136,7 @@ class AvroCaller:
                 raise TlsError(f"{exc} (with deflate on, both ends must layer it the same way: "
                                "compression-tls-order, Flume 1.11 or 1.9)") from exc
 
-    def _round_trip(self, sock: socket.socket, conn: ClientConnection, batches: list[Batch],
+    def _round_trip(self, sock: socket.socket, conn: ClientConnection, batches: list[bytes],
                     outcomes: dict[int, DeliveryFailed | None], limit_s: float,
                     abandon: Callable[[], bool], first_index: int = 0) -> None:
         """Send the calls and read until each is answered, filling `outcomes` by index. The
@@ -143,8 +146,8 @@ class AvroCaller:
         deadline = time.monotonic() + (min(timeout, limit_s) if limit_s else timeout)
         waiting: dict[int, int] = {}
         frames = []
-        for index, (headers, bodies) in enumerate(batches, first_index):
-            serial, data = conn.append_batch(headers, bodies)
+        for index, events in enumerate(batches, first_index):
+            serial, data = conn.append_events(events)
             waiting[serial] = index
             frames.append(data)
         self._send_all(sock, self._wire_bytes(b"".join(frames)), deadline)
@@ -222,7 +225,7 @@ class AvroWriter:
         self.probe_failures = 0
         threading.Thread(target=self._probe_loop, name="prober", daemon=True).start()
 
-    def write_many(self, batches: list[Batch]) -> list[DeliveryFailed | None]:
+    def write_many(self, batches: list[bytes]) -> list[DeliveryFailed | None]:
         if self.reset_s and self.caller.age_s() >= self.reset_s:
             self.caller.close()  # reset-connection-interval: only ever between flights
         if not self.healthy and self.probe_failures:  # lost (not merely unprobed yet): the
@@ -239,7 +242,7 @@ class AvroWriter:
         while True:
             started = time.monotonic()
             try:
-                self.prober.call(None, [], PROBE_TIMEOUT_S)
+                self.prober.call(EMPTY_ARRAY, PROBE_TIMEOUT_S)
                 if not self.healthy and self.probe_failures:
                     self.log.info("%s is reachable again", self.prober.name())
                 self.healthy, self.why = True, ""
@@ -254,6 +257,10 @@ class AvroWriter:
         self.caller.close()
 
 
-class AvroSink(SinkProcess):
+class AvroSink(SinkProcess[bytes]):
     def make_writer(self, params: dict[str, Any]) -> AvroWriter:
         return AvroWriter(params, self.counters, self.log)
+
+    def prepare(self, blobs: list[Blob]) -> bytes:
+        """The transaction's appendBatch parameter: Avro-form blobs are relayed undecoded."""
+        return batch.avro_array(blobs)

@@ -18,11 +18,12 @@ import logging
 import os
 import threading
 import time
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 import zmq
 
 from proto import batch, messages
+from proto.batch import Blob
 from proto.errors import ProtocolError, UnexpectedOp, ZflumeError
 from services import counters
 from services.config.model import AgentConfig
@@ -45,6 +46,7 @@ class DeliveryFailed(ZflumeError):
 
 
 Batch = tuple[batch.Headers, list[bytes]]
+Prepared = TypeVar("Prepared")  # one transaction as a sink type's writer takes it
 
 
 class FlightOutcome(NamedTuple):
@@ -55,10 +57,10 @@ class FlightOutcome(NamedTuple):
     malformed: list[bool]
 
 
-class Writer(Protocol):
+class Writer(Protocol[Prepared]):
     """One sink type's delivery to its target."""
 
-    def write_many(self, batches: list[Batch]) -> list[DeliveryFailed | None]:
+    def write_many(self, batches: list[Prepared]) -> list[DeliveryFailed | None]:
         """Deliver each batch; return only once each reached the target or failed, with
         None for a delivered one and its DeliveryFailed otherwise."""
 
@@ -89,7 +91,7 @@ class OneByOne:
         return outcomes
 
 
-class SinkProcess(Process):
+class SinkProcess(Process, Generic[Prepared]):
     TYPE = "SINK"
     EXTRA_COUNTERS: tuple[str, ...] = counters.ANY_SINK
 
@@ -106,8 +108,13 @@ class SinkProcess(Process):
                                         daemon=True)
         self._worker.start()
 
-    def make_writer(self, params: dict[str, Any]) -> Writer:
+    def make_writer(self, params: dict[str, Any]) -> Writer[Prepared]:
         """The sink type's writer; called once the process's log and counters exist."""
+        raise NotImplementedError
+
+    def prepare(self, blobs: list[Blob]) -> Prepared:
+        """One transaction's blobs as the writer takes them; raises batch.BatchError when
+        they do not decode."""
         raise NotImplementedError
 
     def _receive(self, pull: zmq.Socket) -> list[messages.Deliver]:
@@ -187,7 +194,7 @@ class SinkProcess(Process):
 
     def _deliver(self, jobs: list[messages.Deliver]) -> list[FlightOutcome]:
         """Write flights' transactions: per flight, what became of each transaction."""
-        batches: list[Batch] = []
+        batches: list[Prepared] = []
         outcomes: list[DeliveryFailed | None] = []
         for msg in jobs:
             for n, blobs in zip(msg.ns, msg.groups(), strict=True):
@@ -195,7 +202,7 @@ class SinkProcess(Process):
                 self.counters["BatchCompleteCount" if n >= self.batch_size
                               else "BatchUnderflowCount"] += 1
                 try:
-                    batches.append(batch.merge(blobs))
+                    batches.append(self.prepare(blobs))
                     outcomes.append(None)
                 except batch.BatchError as exc:
                     self.log.error("undecodable batch from the router: %s", exc)

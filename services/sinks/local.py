@@ -8,6 +8,7 @@ import time
 from typing import Any, Callable
 
 from proto import batch
+from proto.batch import Blob
 from services.sinks.base import Batch, DeliveryFailed, OneByOne, SinkProcess
 
 HEX_ROW = 16  # bytes per row of commons-io HexDump
@@ -156,18 +157,25 @@ class FileRollWriter:
             self.fd = -1
 
 
-class LoggerSink(SinkProcess):
+class LocalSink(SinkProcess[Batch]):
+    """A sink that writes the events themselves: it decodes each transaction's blobs."""
+
+    def prepare(self, blobs: list[Blob]) -> Batch:
+        return batch.merge(blobs)
+
+
+class LoggerSink(LocalSink):
     def make_writer(self, params: dict[str, Any]) -> LoggerWriter:
         # Events are logged under the sink's own name, so collectors sharing a terminal (the
         # demo) can be told apart; the line after the name is Flume's.
         return LoggerWriter(params, self.log)
 
 
-class FileRollSink(SinkProcess):
+class FileRollSink(LocalSink):
     def make_writer(self, params: dict[str, Any]) -> FileRollWriter:
         return FileRollWriter(params)
 
 
-class NullSink(SinkProcess):
+class NullSink(LocalSink):
     def make_writer(self, params: dict[str, Any]) -> NullWriter:
         return NullWriter()

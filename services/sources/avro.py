@@ -24,6 +24,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from proto import batch
 from proto.avro.errors import AvroProtocolError
 from proto.avro.handshake import KnownProtocols
 from proto.avro.protocol import Status
@@ -82,6 +83,8 @@ class AvroSource(SourceProcess):
         # With TLS, Flume 1.11 deflates outside it (on the TLS records), Flume 1.9 inside.
         self.outer_deflate = self.tls is not None and p["compression-tls-order"] == "1.11"
         self.known = KnownProtocols()
+        # Nothing looks at the events: they go to the channel as the client encoded them.
+        self.relay = self.relay_route()
         self.conns: dict[int, AvroConnection] = {}
         self.channel_seen: dict[str, float] = {}
         for ch in self.required:
@@ -191,18 +194,22 @@ class AvroSource(SourceProcess):
         self.log.warning("bad input from %s: %s", client.peer, why)
 
     def _call(self, client: AvroConnection, call: Call) -> None:
-        n = len(call.bodies)
         if call.message == "append":
             self.counters["AppendReceivedCount"] += 1
         else:
             self.counters["AppendBatchReceivedCount"] += 1
-        if n == 0:
+        if call.n == 0:
             alive = self._channels_alive()
             self._answer(client, call.serial, Status.OK if alive else Status.FAILED)
             return
-        self.submit(call.bodies, call.headers,
-                    on_accepted=lambda: self._accepted(client, call),
-                    on_failed=lambda why: self._failed(client, call, why),
+        accepted = functools.partial(self._accepted, client, call)
+        failed = functools.partial(self._failed, client, call)
+        if self.relay is not None:
+            self.submit_blob(self.relay, batch.from_avro(call.events), call.n, call.nbytes,
+                             accepted, failed, self.put_timeout_s)
+            return
+        headers, bodies = call.columns()
+        self.submit(bodies, headers, on_accepted=accepted, on_failed=failed,
                     deadline_s=self.put_timeout_s)
 
     def _accepted(self, client: AvroConnection, call: Call) -> None:
@@ -212,7 +219,7 @@ class AvroSource(SourceProcess):
 
     def _failed(self, client: AvroConnection, call: Call, why: str) -> None:
         self.log.warning("answering FAILED to %s (%d events): %s", client.peer,
-                         len(call.bodies), why)
+                         call.n, why)
         self._answer(client, call.serial, Status.FAILED)
 
     def _channels_alive(self) -> bool:

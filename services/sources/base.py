@@ -96,6 +96,11 @@ class SourceProcess(Process):
         # ever to fit (a channel holds `capacity` >= transactionCapacity).
         self.txn_limit = min((int(agent.channels[ch].params["transactionCapacity"])
                               for ch in self.conf.channels), default=100)
+        # Blobs in the form the sinks downstream read (proto/batch.py): Avro when only avro
+        # sinks drain this source's channels, so that they relay its batches undecoded.
+        drains = [sink.type for sink in agent.sinks.values() if sink.channel in self.conf.channels]
+        self.encode_blob = (batch.encode_avro if drains and set(drains) == {"avro"}
+                       else batch.encode)
         self.inflight: dict[int, PutGroup] = {}
         self.forming: list[SourceTxn] = []
         self.forming_events = 0
@@ -135,15 +140,32 @@ class SourceProcess(Process):
             return
         if len(parts) > 1:
             on_accepted, on_failed = _all_parts(len(parts), on_accepted, on_failed)
-        if self.forming and (on_failed is None) != (self.forming[0].on_failed is None):
+        self._form([SourceTxn(part.route, self.encode_blob(part.bodies, part.headers),
+                              len(part.bodies), sum(map(len, part.bodies)),
+                              on_accepted, on_failed) for part in parts], deadline_s)
+
+    def relay_route(self) -> Route | None:
+        """Where a batch may go as it came, not decoded (`submit_blob`): the one route of
+        every event when no interceptor, dedupe or selector looks at them, else None."""
+        if self.conf.interceptors:
+            return None
+        return self.selector.fixed_route()
+
+    def submit_blob(self, route: Route, blob: bytes, n: int, nbytes: int,
+                    on_accepted: Callable[[], None], on_failed: Callable[[str], None],
+                    deadline_s: float) -> None:
+        """`submit` for a batch already encoded (proto/batch.py), on `relay_route()`."""
+        self.counters["EventReceivedCount"] += n
+        self._form([SourceTxn(route, blob, n, nbytes, on_accepted, on_failed)], deadline_s)
+
+    def _form(self, txns: list[SourceTxn], deadline_s: float) -> None:
+        """Add transactions to this turn's PUT group."""
+        if self.forming and (txns[0].on_failed is None) != (self.forming[0].on_failed is None):
             self._send_group(deadline_s)
         if not self.forming:
             self.after(0, lambda: self._send_group(deadline_s))  # at the end of this turn
-        for part in parts:
-            self.forming.append(SourceTxn(part.route, batch.encode(part.bodies, part.headers),
-                                          len(part.bodies), sum(map(len, part.bodies)),
-                                          on_accepted, on_failed))
-            self.forming_events += len(part.bodies)
+        self.forming += txns
+        self.forming_events += sum(txn.n for txn in txns)
         if self.forming_events >= GROUP_EVENTS:
             self._send_group(deadline_s)
 

@@ -56,6 +56,11 @@ class Selector:
             return set(self.everywhere.required)
         return {ch for chs in [*self.mapping.values(), self.default] for ch in chs}
 
+    def fixed_route(self) -> Route | None:
+        """The route of every event when no event's content picks it (replicating), else None:
+        a source may then pass a batch on without decoding it."""
+        return self.everywhere if self.mapping is None else None
+
     def route_of(self, value: str | None) -> Route:
         route = self._routes.get(value)
         if route is None:
@@ -89,6 +94,9 @@ class LoadBalancingSelector(Selector):
         self.random = policy == "random"
         self.next = 0  # round_robin: the channel index of the next event
         self.singles = [Route((ch,), frozenset((ch,))) for ch in channels]
+
+    def fixed_route(self) -> Route | None:
+        return None
 
     def split(self, bodies: list[bytes], headers: Headers) -> list[Part]:
         n = len(self.order)

@@ -9,7 +9,13 @@ import pytest
 
 from proto.avro import MalformedFrame
 from proto.avro.binary import encode_bytes, encode_long, encode_string
-from proto.avro.codec import decode_event, decode_events, encode_event, encode_events
+from proto.avro.codec import (
+    decode_events,
+    encode_event,
+    encode_events,
+    scan_event,
+    scan_events,
+)
 from proto.avro.protocol import EVENT_SCHEMA, EVENTS_SCHEMA
 
 WORDS = ["host", "seq", "", "k", "ключ", "日本語", "emoji 🎉", "x" * 70, "v" * 9000]
@@ -70,7 +76,9 @@ def test_single_events_match_fastavro(seed: int) -> None:
     body = rng.randbytes(rng.choice([0, 5, 300]))
     ours = encode_event(headers, body)
     assert ours == fast_write(EVENT_SCHEMA, {"headers": headers, "body": body})
-    assert decode_event(ours + b"\x00") == (headers, body, len(ours))
+    assert scan_event(ours + b"\x00") == (len(body), len(ours))
+    assert decode_events(b"\x02" + ours + b"\x00") == ([headers] if headers else None, [body],
+                                                       len(ours) + 2)
 
 
 def block(items: list[bytes], negative: bool) -> bytes:
@@ -135,10 +143,12 @@ def test_every_truncation_is_malformed(seed: int) -> None:
         for cut in range(len(data)):
             with pytest.raises(MalformedFrame):
                 decode_events(data[:cut])
+            with pytest.raises(MalformedFrame):
+                scan_events(data[:cut])
     single = encode_event(headers[0], b"body")
     for cut in range(len(single)):
         with pytest.raises(MalformedFrame):
-            decode_event(single[:cut])
+            scan_event(single[:cut])
 
 
 def test_random_garbage_is_malformed_or_decodes_never_anything_else() -> None:
@@ -167,3 +177,35 @@ def test_random_garbage_is_malformed_or_decodes_never_anything_else() -> None:
 def test_hostile_lengths_are_refused_without_allocating(data: bytes) -> None:
     with pytest.raises(MalformedFrame):
         decode_events(data + b"\x00" * 8)
+    with pytest.raises(MalformedFrame):
+        scan_events(data + b"\x00" * 8)
+
+
+def scan_or_error(data: bytes) -> tuple[int, int, int] | str:
+    try:
+        return scan_events(data)
+    except MalformedFrame:
+        return "malformed"
+
+
+def decode_counts_or_error(data: bytes) -> tuple[int, int, int] | str:
+    try:
+        _, bodies, end = decode_events(data)
+    except MalformedFrame:
+        return "malformed"
+    return len(bodies), sum(map(len, bodies)), end
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_scan_accepts_exactly_what_decoding_accepts(seed: int) -> None:
+    """What a collector relays undecoded must decode at the next hop: good, cut and corrupted
+    arrays get the same verdict, count, body bytes and end from both."""
+    rng = random.Random(seed)
+    headers, bodies = random_batch(rng)
+    good = encode_events(headers, bodies)
+    assert scan_events(good) == (len(bodies), sum(map(len, bodies)), len(good))
+    for _ in range(50):
+        bad = bytearray(good[:rng.randrange(1, len(good) + 1)])
+        for _ in range(rng.choice([0, 1, 3])):
+            bad[rng.randrange(len(bad))] = rng.randrange(256)
+        assert scan_or_error(bytes(bad)) == decode_counts_or_error(bytes(bad))

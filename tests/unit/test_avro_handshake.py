@@ -161,11 +161,11 @@ def test_append_and_error_answers_reach_the_client() -> None:
     client, server = ClientConnection(), ServerConnection()
     serial, data = client.append({"a": "b"}, b"one")
     out, calls = server.feed(data)
-    assert [(c.message, c.headers, c.bodies) for c in calls] == [("append", [{"a": "b"}], [b"one"])]
+    assert [(c.message, c.n, c.columns()) for c in calls] == [("append", 1, ([{"a": "b"}], [b"one"]))]
     assert client.feed(server.answer(serial, "boom")) == ([], [Reply(serial, None, "boom")])
     serial, data = client.append({}, b"two")
     _, calls = server.feed(data)
-    assert (calls[0].headers, calls[0].bodies) == (None, [b"two"])
+    assert (calls[0].columns(), calls[0].nbytes) == ((None, [b"two"]), 3)
 
 
 def test_an_empty_batch_is_a_legal_heartbeat() -> None:
@@ -173,7 +173,7 @@ def test_an_empty_batch_is_a_legal_heartbeat() -> None:
     pump(client, server, client.append_batch(*BATCH)[1])
     serial, data = client.append_batch(None, [])
     _, calls = server.feed(data)
-    assert (calls[0].headers, calls[0].bodies) == (None, [])
+    assert (calls[0].columns(), calls[0].n) == ((None, []), 0)
     assert client.feed(server.answer(serial, Status.OK))[1] == [Reply(serial, Status.OK, None)]
 
 

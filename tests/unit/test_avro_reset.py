@@ -11,6 +11,7 @@ from typing import Iterator
 
 import pytest
 
+from proto.avro.codec import encode_events
 from proto.avro.protocol import Status
 from proto.avro.server import ServerConnection
 from services.config.schema import SINKS
@@ -44,7 +45,7 @@ class Collector:
             while data := sock.recv(65536):
                 out, calls = conn.feed(data)
                 for call in calls:
-                    received.extend(call.bodies)
+                    received.extend(call.columns()[1])
                     out.append(conn.answer(call.serial, Status.OK))
                 sock.sendall(b"".join(out))
 
@@ -73,9 +74,9 @@ def test_the_delivery_connection_is_renewed_once_it_is_older_than_the_interval(
     with 0 (never), and every event arrives once either way."""
     sink, counters = writer(collector.port, reset_s)
     try:
-        assert sink.write_many([(None, [b"a", b"b"])]) == [None]
+        assert sink.write_many([encode_events(None, [b"a", b"b"])]) == [None]
         time.sleep(1.2)
-        assert sink.write_many([(None, [b"c"])]) == [None]
+        assert sink.write_many([encode_events(None, [b"c"])]) == [None]
         assert counters["ConnectionCreatedCount"] == connections
         assert len(collector.delivery_connections()) == connections
         assert sorted(b for bodies in collector.delivery_connections() for b in bodies) == [
