@@ -21,7 +21,7 @@ from tests.chaos.fleet import (BATCH, LONG, GapWatch, Programs, Tally, channel_c
 from tests.integration.harness import Agent, free_ports, wait_for
 
 DRAIN_TOTAL = 300_000  # a SIGTERM right after the first arrival finds most of it undelivered
-DRAIN_SINK_BATCH = 20  # slows delivery to a few seconds, so the SIGTERM lands mid-stream
+DRAIN_SINK_BATCH = 2  # two events per call: delivery takes seconds however fast the hops are
 STUCK_TOTAL = 40_000  # half of it fits in the collector's channel (20,000)
 # The record the channel writes as it stops: "stopping with N events undelivered" (any wording
 # that puts the count before "undelivered" / "not delivered" is taken).
