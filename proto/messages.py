@@ -1,4 +1,4 @@
-"""Every internal message between zflume processes, defined once (protocol version 3).
+"""Every internal message between zflume processes, defined once (protocol version 4).
 
 Each message is one ZeroMQ multipart message:
 
@@ -46,7 +46,7 @@ from proto.batch import Blob
 from proto.errors import MalformedMessage, ProtocolError, UnknownOp, VersionMismatch
 from proto.packer import pack
 
-VERSION = 3
+VERSION = 4
 MAX_HEADER_BYTES = 64 * 1024
 MAX_LIST = 4096  # transactions or blobs in one message: senders put at most about 1000 in one
 
@@ -200,13 +200,17 @@ class Put(Carrier):
     `sizes[i]` body bytes; the channel stores them in order, each all or nothing and each once
     even if retried. `src` is the source's incarnation. With `delivered`, PUT_OK waits until
     every event of the PUT has been committed out of the channel, and FULL says 0 are stored
-    (stored is not delivered)."""
+    (stored is not delivered). `until` (the sender's CLOCK_MONOTONIC; source and channel share
+    a host, 0.0 = no limit) bounds how long transactions may wait for room: the channel answers
+    FULL by then and stores none of them later, so a source that tells its client FAILED at its
+    own deadline (avro, http) never finds them stored after all, to arrive twice once resent."""
 
     src: bytes
     seq: int
     ns: Sequence[int]
     sizes: Sequence[int]
     delivered: bool
+    until: float
     rid: int = 0
     blobs: Sequence[Blob] = ()
     inc: bytes = b""

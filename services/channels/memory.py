@@ -1,8 +1,9 @@
 """The memory channel process: a ROUTER serving PUT / TAKE / RENEW / COMMIT / ROLLBACK.
 
-A PUT that does not fit waits up to `keep-alive` seconds for room before it is answered FULL,
-and a TAKE on an empty channel waits up to its `wait_ms`, so neither side busy-polls. Waiting
-requests are answered in arrival order. As in Flume, the contents die with the process.
+A PUT that does not fit waits up to `keep-alive` seconds (or its sender's `until`, if sooner)
+for room before it is answered FULL, and a TAKE on an empty channel waits up to its `wait_ms`,
+so neither side busy-polls. Waiting requests are answered in arrival order. As in Flume, the
+contents die with the process.
 
 Subclasses (the file channel) supply their own store through `make_store`, and may hold back
 the replies that promise durability (PUT_OK, COMMIT's answer) through `_durable` until
@@ -135,10 +136,21 @@ class MemoryChannel(Process):
         if held is not None:
             held.envelope = envelope  # a retry over a fresh socket: answer it there
             return
-        self.puts.append(WaitingPut(envelope, msg, time.monotonic() + self.keep_alive_s))
-        self._admit_puts()
+        now = time.monotonic()
+        self._expire_puts(now)
+        deadline = now + self.keep_alive_s
+        if msg.until:  # its source fails it back then: nothing of it may be stored later
+            deadline = min(deadline, msg.until)
+        self.puts.append(WaitingPut(envelope, msg, deadline))
+        self._store_waiting()
 
     def _admit_puts(self) -> None:
+        """Room came (a commit): the waiting PUTs past their deadline are answered FULL first,
+        even if their timer has not run yet, and the others stored while they fit."""
+        self._expire_puts(time.monotonic())
+        self._store_waiting()
+
+    def _store_waiting(self) -> None:
         """Store waiting PUTs' transactions in arrival order while they fit."""
         while self.puts:
             waiting = self.puts[0]
@@ -254,6 +266,13 @@ class MemoryChannel(Process):
     # -- timers -------------------------------------------------------------------------------
     def _expire_waiting(self) -> None:
         now = time.monotonic()
+        self._expire_puts(now)
+        while self.takes and self.takes[0].deadline <= now:
+            self._answer_empty(self.takes.popleft())
+        self._flush()
+
+    def _expire_puts(self, now: float) -> None:
+        """FULL for the waiting PUTs whose deadline passed: what they stored so far is kept."""
         while self.puts and self.puts[0].deadline <= now:
             waiting = self.puts.popleft()
             msg, at = waiting.msg, waiting.stored
@@ -264,9 +283,6 @@ class MemoryChannel(Process):
             # Transactions already stored are promised kept: durable, like PUT_OK.
             self._durable(waiting.envelope, messages.Full(
                 rid=msg.rid, seq=msg.seq, stored=at, reason=reason).frames(self.inc))
-        while self.takes and self.takes[0].deadline <= now:
-            self._answer_empty(self.takes.popleft())
-        self._flush()
 
     def _answer_waiting_takes(self) -> None:
         """At the end of a stop: EMPTY for every TAKE still waiting, so that a router stopping

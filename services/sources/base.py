@@ -18,6 +18,7 @@ are the client's to send again.
 from __future__ import annotations
 
 import functools
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -35,6 +36,9 @@ WINDOW = 4
 GROUP_EVENTS = 1000  # events in one PUT before it leaves without waiting for the turn's end
 FULL_RETRY_S = (0.1, 2.0)  # first retry after a FULL, cap; doubled per consecutive FULL
 PUT_MARGIN_S = 2.0  # beyond the channel's keep-alive before a PUT counts as lost
+# A PUT failed back at a deadline must be answered FULL by its channel this much earlier (at
+# most a quarter of the deadline), so that the channel's answer, not the source's timer, decides
+ANSWER_MARGIN_S = 0.25
 
 
 @dataclass
@@ -60,6 +64,7 @@ class PutGroup:
     settled: int = 0  # txns[:settled] are accepted or failed back
     full_retry: Backoff = field(default_factory=lambda: Backoff(*FULL_RETRY_S))
     rids: dict[str, int] = field(default_factory=dict)  # channel -> request id of its PUT
+    until: float = 0.0  # the channels store none of it after this (CLOCK_MONOTONIC), 0: no limit
 
     @property
     def seq(self) -> int:
@@ -190,6 +195,11 @@ class SourceProcess(Process):
             group = PutGroup(txns, set(route.required), {ch: 0 for ch in route.channels})
             self.inflight[group.seq] = group
             if group.fails_back and deadline_s > 0:
+                # The client hears FAILED at the deadline and sends the batch again: what a
+                # channel still held waiting for room must not be stored after that, or the
+                # events would arrive twice (Flume's put either stores or throws).
+                group.until = time.monotonic() + deadline_s - min(ANSWER_MARGIN_S,
+                                                                  deadline_s / 4)
                 self.after(deadline_s, functools.partial(self._deadline_passed, group.seq))
             for ch in route.channels:
                 self._put(ch, group)
@@ -212,7 +222,7 @@ class SourceProcess(Process):
             return
         group.rids[ch] = self.clients[ch].request(messages.Put(
             src=self.inc, seq=rest[0].seq, ns=[t.n for t in rest], sizes=[t.nbytes for t in rest],
-            delivered=self.ack_delivered, blobs=[t.blob for t in rest]),
+            delivered=self.ack_delivered, until=group.until, blobs=[t.blob for t in rest]),
             self.put_timeout[ch], context=group.seq)
 
     def _on_reply(self, ch: str, msg: messages.Message, pending: Pending) -> None:

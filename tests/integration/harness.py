@@ -15,6 +15,8 @@ from typing import IO, Callable
 
 import pytest
 
+from proto.avro.client import ClientConnection
+from proto.avro.protocol import Status
 from services.config.schema import processor_defaults
 from services.process import ORPHAN_STOP_S, PARENT_CHECK_S
 from services.sinks.avro import PROBE_INTERVAL_S, PROBE_TIMEOUT_S
@@ -335,6 +337,28 @@ def port_open(port: int) -> bool:
         return True
     except OSError:
         return False
+
+
+def append_batches(port: int, batches: list[list[int]],
+                   headers: Callable[[int], dict[str, str]] = lambda n: {}) -> list[Status]:
+    """appendBatch each batch of numbers (bodies b"%d", headers of each number) in turn over one
+    connection, as Flume's client does; what each was answered."""
+    import socket
+    statuses = []
+    conn = ClientConnection()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        for numbers in batches:
+            serial, data = conn.append_batch([headers(n) for n in numbers],
+                                             [b"%d" % n for n in numbers])
+            sock.sendall(data)
+            while True:
+                out, replies = conn.feed(sock.recv(65536))
+                for chunk in out:
+                    sock.sendall(chunk)
+                if replies:
+                    statuses.append(replies[0].status)
+                    break
+    return statuses
 
 
 def collector_conf(name: str, port: int, out: str, capacity: int = 1000, txn: int = 100,

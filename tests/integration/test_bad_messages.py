@@ -36,7 +36,7 @@ GARBAGE = [
     [msgpack.packb([99, Op.PING, INC, 1])],  # a version we do not speak
     [msgpack.packb([V, 99, INC, 1])],  # an op nobody defines
     [msgpack.packb([V, Op.COMMIT, INC, 1, "nope"])],  # wrong shape
-    [msgpack.packb([V, Op.PUT, INC, 1, INC, 1, [1], [1], False])],  # no blob lengths nor frame
+    [msgpack.packb([V, Op.PUT, INC, 1, INC, 1, [1], [1], False, 0.0])],  # no blob lengths, frame
     [msgpack.packb([V, Op.DELIVER, INC, 1, 1, INC, [1], [1], 0.0, 0]),  # a frame, no lengths
      b"\x93garbage"],
     [b""],

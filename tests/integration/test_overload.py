@@ -7,7 +7,8 @@
 With d down every channel fills: the collectors answer FAILED, the agent fails over from c1 to
 c2 and, with both refusing, rolls back and backs off; its exec source stops reading. While
 that lasts every process of the three agents must wait, not poll: under 5% of a core each.
-Once d starts, the collectors drain into it and every event arrives.
+Once d starts, the collectors drain into it and every event arrives. And a batch a full
+collector answered FAILED is not stored after all: its client sends it again.
 """
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ import os
 import time
 from pathlib import Path
 
-from tests.integration.harness import (Agent, collector_conf, free_ports, lines_in,
-                                       numbers_command, wait_for)
+from proto.avro.protocol import Status
+from tests.integration.harness import (Agent, append_batches, collector_conf, free_ports,
+                                       lines_in, numbers_command, port_open, wait_for)
 
 TOTAL = 6_000  # twice what the three channels hold, so the source is held back too
 CAPACITY = 1000
@@ -93,3 +95,26 @@ def test_full_collectors_are_waited_on_without_spinning_and_lose_nothing(
     got = wait_for(lambda: (lambda n: n if set(n) >= set(range(TOTAL)) else None)(
         lines_in(tmp_path / "out/d")), 120, "every event at d once it runs", step=0.5)
     assert set(got) == set(range(TOTAL))
+
+
+def test_a_batch_answered_failed_by_a_full_collector_is_not_stored_later(
+        tmp_path: Path, agents: list[Agent]) -> None:
+    """A collector's avro source answers FAILED at its put-timeout (2 s) while its channel is
+    full, and the client sends the batch again (Flume's does). Its channel held that PUT up to
+    keep-alive (3 s by default, 30 s here) waiting for room and stored it once room came, so
+    those events arrived twice; now it answers FULL before the source's deadline and stores
+    nothing of it later."""
+    base = free_ports(2)
+    c = Agent(tmp_path, "c", collector_conf("c", base, "", capacity=100, relay_to=base + 1)
+              + "c.channels.ch.keep-alive = 30\n")
+    d = Agent(tmp_path, "d", collector_conf("d", base + 1, "out"))
+    agents.extend([c, d])
+    c.start()
+    wait_for(lambda: port_open(base), 20, "the collector's avro source")
+    assert append_batches(base, [list(range(100))]) == [Status.OK]  # its channel is full now
+    assert append_batches(base, [list(range(100, 150))]) == [Status.FAILED]
+    d.start()
+    out = tmp_path / "out"
+    wait_for(lambda: len(lines_in(out)) >= 100, 60, "the stored batch to reach d")
+    time.sleep(3)  # the refused batch would follow it within this, had it been stored
+    assert sorted(lines_in(out)) == list(range(100))

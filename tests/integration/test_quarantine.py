@@ -24,7 +24,7 @@ def test_an_undecodable_batch_is_quarantined_and_the_rest_flows(tmp_path: Path,
         sock.connect(f"ipc://{agent.run_dir / 'c.chan'}")
         inc = messages.new_incarnation()
         sock.send_multipart([b"", *messages.Put(src=inc, seq=1, ns=[5], sizes=[len(POISON)],
-                                                delivered=False, rid=1,
+                                                delivered=False, until=0.0, rid=1,
                                                 blobs=[POISON]).frames(inc)])
         assert sock.poll(5000), "the channel answered the PUT"
         assert isinstance(messages.parse(sock.recv_multipart()[1:]), messages.PutOk)

@@ -46,8 +46,8 @@ def sent_ops(chan: FileChannel, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def put_request(seq: int) -> list[Any]:
-    return messages.Put(src=SRC, seq=seq, ns=[1], sizes=[1], delivered=False, rid=seq,
-                        blobs=[batch.encode([b"x"])]).frames(SRC)
+    return messages.Put(src=SRC, seq=seq, ns=[1], sizes=[1], delivered=False, until=0.0,
+                        rid=seq, blobs=[batch.encode([b"x"])]).frames(SRC)
 
 
 def test_puts_of_one_burst_share_one_fsync_and_are_answered_after_it(

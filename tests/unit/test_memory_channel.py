@@ -4,6 +4,7 @@ bounds whatever the events' size or the sources' batch size), and when a `delive
 answered (only once all its events were committed out of the channel)."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -31,12 +32,13 @@ def channel(tmp_path: Path) -> Iterator[MemoryChannel]:
     chan.ctx.destroy(linger=0)
 
 
-def put(chan: MemoryChannel, seq: int, *groups: list[bytes], delivered: bool = False) -> None:
+def put(chan: MemoryChannel, seq: int, *groups: list[bytes], delivered: bool = False,
+        until: float = 0.0) -> None:
     """One PUT of one transaction per group of bodies, from transaction `seq` on."""
     chan._on_request(Burst([messages.Put(
         src=SRC, seq=seq, ns=[len(bodies) for bodies in groups],
-        sizes=[sum(map(len, bodies)) for bodies in groups], delivered=delivered, rid=seq,
-        blobs=[batch.encode(bodies) for bodies in groups]).frames(SRC)]))
+        sizes=[sum(map(len, bodies)) for bodies in groups], delivered=delivered, until=until,
+        rid=seq, blobs=[batch.encode(bodies) for bodies in groups]).frames(SRC)]))
 
 
 def take(chan: MemoryChannel, monkeypatch: pytest.MonkeyPatch, max_n: int,
@@ -138,3 +140,22 @@ def test_a_delivered_put_that_does_not_fit_is_answered_full_with_none_stored(
     sent = replies(channel, monkeypatch)
     txn_op(channel, messages.Commit, batch_of.txns)
     assert [m.OP.name for m in sent] == ["OK"]  # nobody waits for that PUT any more
+
+
+def test_a_put_past_its_until_is_refused_though_room_came_before_the_timer(
+        channel: MemoryChannel, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An avro source answers FAILED at its put-timeout and its client sends the batch again:
+    stored after that, it would arrive twice. So a PUT whose `until` passed is answered FULL
+    even when room comes (a commit) before the channel's expiry timer ran."""
+    channel.store.capacity = 2
+    put(channel, 1, [b"a", b"b"])  # the channel is full
+    held = take(channel, monkeypatch, max_n=10, count=1)
+    sent = replies(channel, monkeypatch)
+    put(channel, 2, [b"c"], until=time.monotonic() + 0.05)
+    put(channel, 3, [b"d"])  # bounded by the channel's keep-alive only
+    assert sent == []
+    time.sleep(0.1)  # nothing runs the channel's timers here
+    txn_op(channel, messages.Commit, held.txns)
+    assert [(m.OP.name, getattr(m, "seq", None), getattr(m, "stored", None)) for m in sent] == [
+        ("FULL", 2, 0), ("PUT_OK", 3, 1), ("OK", None, None)]
+    assert batch.merge(take(channel, monkeypatch, max_n=10, count=1).blobs)[1] == [b"d"]

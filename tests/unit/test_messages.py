@@ -24,7 +24,8 @@ def test_every_message_round_trips_with_its_rid_first_on_the_wire() -> None:
     """Each class's constructor and parsed view agree field by field; a request's rid is the
     header's first field, which is what an ERROR for an unreadable request echoes."""
     sent = [
-        messages.Put(src=INC, seq=3, ns=[2], sizes=[4], delivered=True, rid=9, blobs=[b"xy"]),
+        messages.Put(src=INC, seq=3, ns=[2], sizes=[4], delivered=True, until=12.5, rid=9,
+                     blobs=[b"xy"]),
         messages.PutOk(seq=3, stored=1, rid=9),
         messages.Full(seq=3, stored=0, reason="full", rid=9),
         messages.Take(max=10, count=2, wait_ms=100, who="a-g", commit=[(INC, 1)], rid=9),
@@ -69,13 +70,13 @@ def test_every_message_round_trips_with_its_rid_first_on_the_wire() -> None:
     ([msgpack.packb([VERSION, Op.PING, INC, 1, 2])], MalformedMessage),  # one too many
     ([msgpack.packb([VERSION, Op.PING, "inc", 1])], MalformedMessage),
     ([msgpack.packb([VERSION, Op.COMMIT, INC, 1, [[1, 2]]])], MalformedMessage),
-    ([msgpack.packb([VERSION, Op.PUT, INC, 1, INC, 1, [1], [1], False, [1]])],
+    ([msgpack.packb([VERSION, Op.PUT, INC, 1, INC, 1, [1], [1], False, 0.0, [1]])],
      MalformedMessage),  # no blob frame
-    ([msgpack.packb([VERSION, Op.PUT, INC, 1, INC, 1, [1, 2], [1], False, [1]]), b"x"],
+    ([msgpack.packb([VERSION, Op.PUT, INC, 1, INC, 1, [1, 2], [1], False, 0.0, [1]]), b"x"],
      MalformedMessage),  # lists differ
-    ([msgpack.packb([VERSION, Op.PUT, INC, 1, INC, 1, [1], [1], False, [2]]), b"x"],
+    ([msgpack.packb([VERSION, Op.PUT, INC, 1, INC, 1, [1], [1], False, 0.0, [2]]), b"x"],
      MalformedMessage),  # lengths do not add up to the frame
-    ([msgpack.packb([VERSION, Op.PUT, INC, 1, INC, 1, [-1], [1], False, [1]]), b"x"],
+    ([msgpack.packb([VERSION, Op.PUT, INC, 1, INC, 1, [-1], [1], False, 0.0, [1]]), b"x"],
      MalformedMessage),  # a negative count
     ([msgpack.packb([VERSION, Op.BATCH, INC, 1, [[INC, 1]], [1], [2], [], [1]]), b"x"],
      MalformedMessage),  # parts ask for more blobs than there are
