@@ -101,12 +101,12 @@ def avro_array(blobs: Sequence[Blob]) -> bytes:
         if blob[:1] == _AVRO_TAG:
             data = bytes(blob)
             try:
-                end = scan_events(data, 1)[2]
+                _, _, marker, end = scan_events(data, 1)
             except MalformedFrame as exc:
                 raise BatchError(f"undecodable Avro batch: {exc}") from exc
             if end != len(data):
                 raise BatchError(f"Avro batch has {len(data) - end} bytes after its events")
-            parts.append(data[1:-1])
+            parts.append(data[1:marker])
         else:
             headers, bodies = decode(blob)
             parts.append(encode_events(headers, bodies)[:-1])

@@ -123,10 +123,11 @@ def _decode_events(buf: bytes, pos: int) -> tuple[Headers, list[bytes], int]:
             pos += length
 
 
-def scan_events(buf: bytes, pos: int = 0) -> tuple[int, int, int]:
+def scan_events(buf: bytes, pos: int = 0) -> tuple[int, int, int, int]:
     """array<AvroFlumeEvent> at `pos`, checked as `decode_events` checks it but not decoded:
-    (events, body bytes, end position). What relaying the bytes as they came needs: the count
-    and size a channel accounts, and proof that they decode."""
+    (events, body bytes, where its end marker starts, end position). What relaying the bytes
+    as they came needs: the count and size a channel accounts, proof that they decode, and
+    where arrays are cut to be joined (the marker, a zero, may be padded: 80 00 is 0 too)."""
     try:
         return _scan_events(buf, pos)
     except (IndexError, UnicodeDecodeError) as exc:
@@ -143,13 +144,14 @@ def scan_event(buf: bytes, pos: int = 0) -> tuple[int, int]:
     return length, pos + length
 
 
-def _scan_events(buf: bytes, pos: int) -> tuple[int, int, int]:
+def _scan_events(buf: bytes, pos: int) -> tuple[int, int, int, int]:
     events = nbytes = 0
     previous_raw = EMPTY  # a header map checked already: the next event's is often the same
     while True:
+        marker = pos
         count, pos = read_block_count(buf, pos)
         if not count:
-            return events, nbytes, pos
+            return events, nbytes, marker, pos
         events += count
         for _ in range(count):
             if buf[pos]:  # IndexError when truncated

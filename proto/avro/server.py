@@ -168,5 +168,7 @@ class ServerConnection:
         if message == "append":
             nbytes, end = scan_event(payload, pos)
             return Call(serial, message, b"".join((ONE, payload[pos:end], EMPTY)), 1, nbytes)
-        count, nbytes, end = scan_events(payload, pos)
-        return Call(serial, message, payload[pos:end], count, nbytes)
+        count, nbytes, marker, end = scan_events(payload, pos)
+        # Relayed arrays are joined by cutting off their end marker: keep it the one byte 00.
+        events = payload[pos:end] if end - marker == 1 else payload[pos:marker] + EMPTY
+        return Call(serial, message, events, count, nbytes)

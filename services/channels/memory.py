@@ -151,9 +151,15 @@ class MemoryChannel(Process):
         self._store_waiting()
 
     def _store_waiting(self) -> None:
-        """Store waiting PUTs' transactions in arrival order while they fit."""
+        """Store waiting PUTs' transactions in arrival order while they fit. One whose `until`
+        passed is refused, not stored, even when it fits: it arrived late (a channel slow to
+        read, or a resend of a PUT already answered FULL) and its source has failed it back."""
+        now = time.monotonic()
         while self.puts:
             waiting = self.puts[0]
+            if waiting.msg.until and waiting.msg.until <= now:
+                self._refuse(self.puts.popleft(), "its sender's deadline passed")
+                continue
             if not self._store_some(waiting):
                 break  # still serve the takes that the puts admitted so far have fed
             self.puts.popleft()
@@ -272,17 +278,27 @@ class MemoryChannel(Process):
         self._flush()
 
     def _expire_puts(self, now: float) -> None:
-        """FULL for the waiting PUTs whose deadline passed: what they stored so far is kept."""
-        while self.puts and self.puts[0].deadline <= now:
-            waiting = self.puts.popleft()
+        """FULL for every waiting PUT whose deadline passed, wherever it waits: a PUT's `until`
+        may come before the keep-alive of one that arrived before it."""
+        if not any(waiting.deadline <= now for waiting in self.puts):
+            return
+        waiting_puts, self.puts = self.puts, deque()
+        for waiting in waiting_puts:
+            if waiting.deadline > now:
+                self.puts.append(waiting)
+                continue
             msg, at = waiting.msg, waiting.stored
-            reason = (self.store.fits(msg.ns[at], msg.sizes[at]) or waiting.reason
-                      or "channel full")
-            if msg.delivered:
-                at = 0  # stored is not delivered: the sender fails them all back (and resends)
-            # Transactions already stored are promised kept: durable, like PUT_OK.
-            self._durable(waiting.envelope, messages.Full(
-                rid=msg.rid, seq=msg.seq, stored=at, reason=reason).frames(self.inc))
+            self._refuse(waiting, self.store.fits(msg.ns[at], msg.sizes[at]) or waiting.reason
+                         or "channel full")
+
+    def _refuse(self, waiting: WaitingPut, reason: str) -> None:
+        """FULL: what the PUT stored so far is kept, the rest is not stored."""
+        msg, at = waiting.msg, waiting.stored
+        if msg.delivered:
+            at = 0  # stored is not delivered: the sender fails them all back (and resends)
+        # Transactions already stored are promised kept: durable, like PUT_OK.
+        self._durable(waiting.envelope, messages.Full(
+            rid=msg.rid, seq=msg.seq, stored=at, reason=reason).frames(self.inc))
 
     def _answer_waiting_takes(self) -> None:
         """At the end of a stop: EMPTY for every TAKE still waiting, so that a router stopping

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from proto import batch
+from proto.avro import ClientConnection, ServerConnection
 from proto.avro.codec import decode_events, encode_events
 
 HEADERS = [{"host": "a"}, {}, {"host": "a"}]
@@ -51,3 +52,20 @@ def test_a_blob_that_does_not_decode_is_a_batch_error_for_every_reader(blob: byt
         batch.decode(blob)
     with pytest.raises(batch.BatchError):
         batch.avro_array([blob])
+
+
+def test_arrays_with_a_padded_end_marker_join_into_one_valid_array() -> None:
+    """Avro reads 80 00 as 0 too, so a writer may end an array so; cutting one byte off to
+    join it with the next left a stray 80 that read as a block of 128 events."""
+    padded = encode_events(None, BODIES)[:-1] + b"\x80\x00"
+    assert decode_events(padded)[:2] == (None, BODIES)
+    joined = batch.avro_array([batch.from_avro(padded), avro_blob(None, [b"last"])])
+    headers, bodies, end = decode_events(joined)
+    assert (headers, bodies, end) == (None, [*BODIES, b"last"], len(joined))
+
+
+def test_a_collector_relays_a_padded_end_marker_as_the_one_byte_00() -> None:
+    padded = encode_events(None, BODIES)[:-1] + b"\x80\x80\x00"
+    _, data = ClientConnection().append_events(padded)
+    _, calls = ServerConnection().feed(data)
+    assert [(call.events, call.n) for call in calls] == [(encode_events(None, BODIES), 3)]

@@ -159,3 +159,32 @@ def test_a_put_past_its_until_is_refused_though_room_came_before_the_timer(
     assert [(m.OP.name, getattr(m, "seq", None), getattr(m, "stored", None)) for m in sent] == [
         ("FULL", 2, 0), ("PUT_OK", 3, 1), ("OK", None, None)]
     assert batch.merge(take(channel, monkeypatch, max_n=10, count=1).blobs)[1] == [b"d"]
+
+
+def test_a_put_past_its_until_behind_a_waiting_put_is_refused_not_stored(
+        channel: MemoryChannel, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deadlines are not in arrival order: an avro source's PUT (until) may wait behind an exec
+    source's (keep-alive only). Room coming after its until must not store it behind the
+    other one."""
+    channel.store.capacity = 2
+    put(channel, 1, [b"a", b"b"])
+    held = take(channel, monkeypatch, max_n=10, count=1)
+    sent = replies(channel, monkeypatch)
+    put(channel, 2, [b"c"])  # waits up to keep-alive
+    put(channel, 3, [b"d"], until=time.monotonic() + 0.05)  # behind it
+    time.sleep(0.1)
+    channel._expire_waiting()
+    assert [(m.OP.name, m.seq, m.stored) for m in sent] == [("FULL", 3, 0)]
+    txn_op(channel, messages.Commit, held.txns)
+    assert batch.merge(take(channel, monkeypatch, max_n=10, count=1).blobs)[1] == [b"c"]
+
+
+def test_a_put_arriving_after_its_until_is_refused_though_it_fits(
+        channel: MemoryChannel, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A channel slow to read (or a resend of a PUT already answered FULL) must not store what
+    its source has already failed back to its client."""
+    sent = replies(channel, monkeypatch)
+    put(channel, 1, [b"a"], until=time.monotonic() - 0.01)
+    put(channel, 2, [b"b"], until=time.monotonic() + 5)
+    assert [(m.OP.name, m.seq, m.stored) for m in sent] == [("FULL", 1, 0), ("PUT_OK", 2, 1)]
+    assert channel.store.held == 1
