@@ -136,24 +136,17 @@ class MemoryChannel(Process):
         if held is not None:
             held.envelope = envelope  # a retry over a fresh socket: answer it there
             return
-        now = time.monotonic()
-        self._expire_puts(now)
-        deadline = now + self.keep_alive_s
+        deadline = time.monotonic() + self.keep_alive_s
         if msg.until:  # its source fails it back then: nothing of it may be stored later
             deadline = min(deadline, msg.until)
         self.puts.append(WaitingPut(envelope, msg, deadline))
-        self._store_waiting()
+        self._admit_puts()
 
     def _admit_puts(self) -> None:
-        """Room came (a commit): the waiting PUTs past their deadline are answered FULL first,
-        even if their timer has not run yet, and the others stored while they fit."""
-        self._expire_puts(time.monotonic())
-        self._store_waiting()
-
-    def _store_waiting(self) -> None:
         """Store waiting PUTs' transactions in arrival order while they fit. One whose `until`
-        passed is refused, not stored, even when it fits: it arrived late (a channel slow to
-        read, or a resend of a PUT already answered FULL) and its source has failed it back."""
+        passed is refused, not stored, even when it fits and its timer has not run yet: room
+        came late, or it arrived late (a channel slow to read, a resend of a PUT already
+        answered FULL), and its source has failed it back."""
         now = time.monotonic()
         while self.puts:
             waiting = self.puts[0]

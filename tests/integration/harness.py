@@ -348,7 +348,7 @@ def append_batches(port: int, batches: list[list[int]],
     conn = ClientConnection()
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         for numbers in batches:
-            serial, data = conn.append_batch([headers(n) for n in numbers],
+            _, data = conn.append_batch([headers(n) for n in numbers],
                                              [b"%d" % n for n in numbers])
             sock.sendall(data)
             while True:
